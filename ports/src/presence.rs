@@ -1,0 +1,93 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use webchat_domain::{InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
+
+use crate::PortResult;
+
+/// Lifetimes of presence records (CONTRACT.md: 300 s online, refreshed by activity;
+/// 24 h once offline; an instance counts as dead once its heartbeat is this old).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceConfig {
+    pub online_ttl: Duration,
+    pub offline_ttl: Duration,
+    pub instance_ttl: Duration,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        Self {
+            online_ttl: Duration::from_secs(300),
+            offline_ttl: Duration::from_secs(24 * 3600),
+            instance_ttl: Duration::from_secs(90),
+        }
+    }
+}
+
+/// The result of a presence write: the record as it now stands, and whether the
+/// user's visible status changed (the caller broadcasts one `presence` event then).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceChange {
+    pub presence: UserPresence,
+    pub changed: bool,
+}
+
+/// Who is online, shared by every instance (the seed's UserPresenceService).
+///
+/// A user is online while at least one socket of theirs, on any instance, is
+/// registered; `away` is online with a different face. A user goes `offline` only
+/// when the last socket goes. Records expire: an online record lives `online_ttl`
+/// past the last activity (`touch`), an offline one `offline_ttl`.
+///
+/// # Errors
+/// Every method returns `PortError::Unavailable` when the backend cannot answer;
+/// callers then answer presence reads from their local view.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait PresenceStore: Send + Sync {
+    /// Registers `socket` for `user` and marks them online. `changed` is true when
+    /// the user was not online (or was away) before.
+    async fn set_online(&self, user: UserId, socket: &SocketId) -> PortResult<PresenceChange>;
+
+    /// Unregisters `socket`. When it was the user's last socket the user becomes
+    /// offline (`changed` true); otherwise the status stays. Unknown sockets are a
+    /// no-op returning the current record.
+    async fn set_offline(&self, user: UserId, socket: &SocketId) -> PortResult<PresenceChange>;
+
+    /// Sets `online` or `away` for a user who has a socket. Returns `None` when the
+    /// user has no registered socket (an offline user cannot be away).
+    async fn set_status(
+        &self,
+        user: UserId,
+        status: PresenceStatus,
+    ) -> PortResult<Option<PresenceChange>>;
+
+    /// The stored record, or `None` for a user never seen or whose record expired.
+    async fn get_presence(&self, user: UserId) -> PortResult<Option<UserPresence>>;
+
+    /// True while the user is online or away.
+    async fn is_online(&self, user: UserId) -> PortResult<bool>;
+
+    /// Every user online or away.
+    async fn online_users(&self) -> PortResult<Vec<UserPresence>>;
+
+    /// How many users are online or away.
+    async fn online_count(&self) -> PortResult<u64>;
+
+    /// Activity on `socket`: refreshes the lifetime of the user's online record and
+    /// socket set (an idle but connected user stays online). Re-registers the socket
+    /// if its record had expired.
+    async fn touch(&self, user: UserId, socket: &SocketId) -> PortResult<()>;
+
+    /// Declares `instance` alive for another `instance_ttl`.
+    async fn heartbeat_instance(&self, instance: &InstanceId) -> PortResult<()>;
+
+    /// The periodic cleanup (every 30 s): forgets online users whose record expired
+    /// and sockets whose instance stopped heart-beating; returns the users that went
+    /// offline because of it, each once, so the caller can announce them.
+    async fn cleanup_stale(&self) -> PortResult<Vec<UserPresence>>;
+
+    /// Removes every presence record (`webchat admin clear-presence`); returns how
+    /// many keys or records went.
+    async fn clear_all(&self) -> PortResult<u64>;
+}

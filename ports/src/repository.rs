@@ -1,0 +1,117 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use webchat_domain::{
+    Chat, ChatId, Message, MessageContent, MessageId, NewMessage, User, UserId, Username,
+};
+
+use crate::PortResult;
+
+/// Durable users.
+///
+/// # Errors
+/// `PortError::Unavailable` when the database cannot answer (the front door answers
+/// 503); `PortError::Conflict` as documented per method.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new user. `PortError::Conflict` when the username is taken, compared
+    /// without regard to ASCII case ("Alice" and "alice" are one name).
+    async fn create(&self, user: &User) -> PortResult<()>;
+
+    async fn get(&self, id: UserId) -> PortResult<Option<User>>;
+
+    /// Looks a user up by name, without regard to ASCII case.
+    async fn find_by_username(&self, username: &Username) -> PortResult<Option<User>>;
+}
+
+/// Durable chats and their membership.
+///
+/// # Errors
+/// `PortError::Unavailable` when the database cannot answer; `PortError::NotFound`
+/// and `Conflict` as documented per method.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ChatRepository: Send + Sync {
+    /// Stores a chat with its initial members (duplicates ignored).
+    /// `PortError::Conflict` when the id exists.
+    async fn create(&self, chat: &Chat, members: &[UserId]) -> PortResult<()>;
+
+    async fn get(&self, id: ChatId) -> PortResult<Option<Chat>>;
+
+    /// The chat's members in the order they joined.
+    async fn members(&self, chat: ChatId) -> PortResult<Vec<UserId>>;
+
+    async fn is_member(&self, chat: ChatId, user: UserId) -> PortResult<bool>;
+
+    /// Adds a member; false when already one. `PortError::NotFound` when the chat
+    /// does not exist.
+    async fn add_member(&self, chat: ChatId, user: UserId) -> PortResult<bool>;
+
+    /// The chats the user belongs to, oldest first.
+    async fn chats_for_user(&self, user: UserId) -> PortResult<Vec<Chat>>;
+}
+
+/// What an insert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsertOutcome {
+    pub message: Message,
+    /// False when the sender had already sent this `client_msg_id` to this chat: the
+    /// existing message is returned and nothing new is stored.
+    pub created: bool,
+}
+
+/// Durable messages: the source of truth the cache sits in front of.
+///
+/// # Errors
+/// `PortError::Unavailable` when the database cannot answer.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait MessageRepository: Send + Sync {
+    /// Stores a message, assigning the chat's next `seq` atomically with the insert:
+    /// per chat, seqs start at 1 and are gapless and strictly increasing even under
+    /// concurrent inserts from several processes. Idempotent per
+    /// `(chat, sender, client_msg_id)`.
+    async fn insert(&self, message: NewMessage) -> PortResult<InsertOutcome>;
+
+    async fn get(&self, id: MessageId) -> PortResult<Option<Message>>;
+
+    /// One history page, newest first: up to `limit` messages with
+    /// `seq < before_seq` (all when `None`).
+    async fn page(
+        &self,
+        chat: ChatId,
+        before_seq: Option<i64>,
+        limit: usize,
+    ) -> PortResult<Vec<Message>>;
+
+    /// Recovery after a reconnect, oldest first: up to `limit` messages with
+    /// `seq > after_seq`.
+    async fn since_seq(
+        &self,
+        chat: ChatId,
+        after_seq: i64,
+        limit: usize,
+    ) -> PortResult<Vec<Message>>;
+
+    /// Replaces the content and sets `edited_at`; `None` when the message is gone.
+    async fn update_content(
+        &self,
+        id: MessageId,
+        content: &MessageContent,
+        edited_at: DateTime<Utc>,
+    ) -> PortResult<Option<Message>>;
+
+    /// Deletes the message; returns it, or `None` when it was already gone. Its
+    /// `seq` is never reused.
+    async fn delete(&self, id: MessageId) -> PortResult<Option<Message>>;
+
+    /// Pins (`Some(time)`) or unpins (`None`); `None` when the message is gone.
+    async fn set_pinned(
+        &self,
+        id: MessageId,
+        pinned_at: Option<DateTime<Utc>>,
+    ) -> PortResult<Option<Message>>;
+
+    /// The chat's pinned messages, newest pin first.
+    async fn pinned(&self, chat: ChatId) -> PortResult<Vec<Message>>;
+}

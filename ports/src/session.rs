@@ -1,0 +1,70 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use webchat_domain::{SessionId, TokenFingerprint, UserId, UserSession};
+
+use crate::PortResult;
+
+/// Login sessions and revoked access tokens (the seed's SessionService).
+///
+/// A session lives until its `expires_at`; once past it, every read treats it as
+/// absent. Each user's sessions are indexed so they can be listed and revoked
+/// together; index entries of expired sessions are dropped when read.
+///
+/// # Errors
+/// `PortError::Unavailable` when the backend cannot answer. Authentication fails
+/// closed on it (503 `auth_unavailable`), never letting an unverifiable token in.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session and indexes it under its user.
+    /// `PortError::Conflict` if a session with that id exists.
+    async fn create(&self, session: &UserSession) -> PortResult<()>;
+
+    /// The live session, or `None` when absent or expired.
+    async fn get(&self, id: SessionId) -> PortResult<Option<UserSession>>;
+
+    /// True when the session exists and has not expired.
+    async fn validate(&self, id: SessionId) -> PortResult<bool>;
+
+    /// Replaces a live session's data (same id and user). `PortError::NotFound` when
+    /// it is absent or expired.
+    async fn update(&self, session: &UserSession) -> PortResult<()>;
+
+    /// Removes a session and its index entry; true when it existed.
+    async fn delete(&self, id: SessionId) -> PortResult<bool>;
+
+    /// Moves a live session's expiry to `expires_at`; false when it is absent.
+    async fn refresh(&self, id: SessionId, expires_at: DateTime<Utc>) -> PortResult<bool>;
+
+    /// The user's live sessions, oldest first.
+    async fn user_sessions(&self, user: UserId) -> PortResult<Vec<UserSession>>;
+
+    /// Removes every session of the user; returns how many were live.
+    async fn delete_all_for_user(&self, user: UserId) -> PortResult<u64>;
+
+    /// Removes every session of the user but `keep`; returns how many went.
+    async fn delete_others_for_user(&self, user: UserId, keep: SessionId) -> PortResult<u64>;
+
+    /// Refuses the token until `expires_at` (its own expiry; nothing is stored for a
+    /// token already expired).
+    async fn blacklist_token(
+        &self,
+        token: &TokenFingerprint,
+        expires_at: DateTime<Utc>,
+    ) -> PortResult<()>;
+
+    /// True while the token is blacklisted.
+    async fn is_token_blacklisted(&self, token: &TokenFingerprint) -> PortResult<bool>;
+
+    /// The hot path of every authenticated request, in one round trip: the live
+    /// session `id`, or `None` when it is absent, expired, or `token` is blacklisted.
+    async fn authorize(
+        &self,
+        id: SessionId,
+        token: &TokenFingerprint,
+    ) -> PortResult<Option<UserSession>>;
+
+    /// Removes every session, index and blacklist entry (`webchat admin
+    /// clear-sessions`); returns how many keys or records went.
+    async fn clear_all(&self) -> PortResult<u64>;
+}

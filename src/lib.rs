@@ -1,0 +1,1 @@
+//! webchat: the application (use cases, front door, wiring).
