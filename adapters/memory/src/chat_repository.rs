@@ -1,0 +1,113 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use webchat_domain::{Chat, ChatId, UserId};
+use webchat_ports::{ChatRepository, PortError, PortResult};
+
+use crate::lock;
+
+/// Chats and their membership in memory.
+#[derive(Debug, Default)]
+pub struct MemoryChatRepository {
+    state: Mutex<Chats>,
+}
+
+#[derive(Debug, Default)]
+struct Chats {
+    by_id: HashMap<ChatId, StoredChat>,
+    /// Every user's chats, in the order they joined.
+    by_member: HashMap<UserId, Vec<ChatId>>,
+    /// Counts creations, so chats created in the same instant keep insertion order.
+    created: u64,
+}
+
+#[derive(Debug)]
+struct StoredChat {
+    chat: Chat,
+    order: u64,
+    /// In join order.
+    members: Vec<UserId>,
+}
+
+impl MemoryChatRepository {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Chats {
+    fn join(&mut self, chat: ChatId, user: UserId) -> PortResult<bool> {
+        let stored = self.by_id.get_mut(&chat).ok_or(PortError::NotFound)?;
+        if stored.members.contains(&user) {
+            return Ok(false);
+        }
+        stored.members.push(user);
+        self.by_member.entry(user).or_default().push(chat);
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl ChatRepository for MemoryChatRepository {
+    #[tracing::instrument(skip(self, chat, members), fields(chat_id = %chat.id))]
+    async fn create(&self, chat: &Chat, members: &[UserId]) -> PortResult<()> {
+        let mut chats = lock(&self.state);
+        if chats.by_id.contains_key(&chat.id) {
+            return Err(PortError::Conflict(format!("chat {} exists", chat.id)));
+        }
+        chats.created += 1;
+        let order = chats.created;
+        chats.by_id.insert(
+            chat.id,
+            StoredChat {
+                chat: chat.clone(),
+                order,
+                members: Vec::with_capacity(members.len()),
+            },
+        );
+        for member in members {
+            chats.join(chat.id, *member)?;
+        }
+        Ok(())
+    }
+
+    async fn get(&self, id: ChatId) -> PortResult<Option<Chat>> {
+        Ok(lock(&self.state).by_id.get(&id).map(|s| s.chat.clone()))
+    }
+
+    async fn members(&self, chat: ChatId) -> PortResult<Vec<UserId>> {
+        let chats = lock(&self.state);
+        Ok(chats
+            .by_id
+            .get(&chat)
+            .map(|s| s.members.clone())
+            .unwrap_or_default())
+    }
+
+    async fn is_member(&self, chat: ChatId, user: UserId) -> PortResult<bool> {
+        let chats = lock(&self.state);
+        Ok(chats
+            .by_id
+            .get(&chat)
+            .is_some_and(|s| s.members.contains(&user)))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn add_member(&self, chat: ChatId, user: UserId) -> PortResult<bool> {
+        lock(&self.state).join(chat, user)
+    }
+
+    async fn chats_for_user(&self, user: UserId) -> PortResult<Vec<Chat>> {
+        let chats = lock(&self.state);
+        let mut mine: Vec<&StoredChat> = chats
+            .by_member
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| chats.by_id.get(id))
+            .collect();
+        mine.sort_by_key(|s| (s.chat.created_at, s.order));
+        Ok(mine.into_iter().map(|s| s.chat.clone()).collect())
+    }
+}

@@ -1,0 +1,30 @@
+//! Every conformance suite of `webchat_ports::contract`, run against the memory
+//! adapters with a manual clock (so TTL cases take no real time).
+
+use std::sync::Arc;
+
+use webchat_memory::{MemoryChatRepository, MemoryMessageRepository, MemoryUserRepository};
+use webchat_ports::contract::{self, Repositories};
+
+fn repositories() -> Repositories {
+    Repositories {
+        users: Arc::new(MemoryUserRepository::new()),
+        chats: Arc::new(MemoryChatRepository::new()),
+        messages: Arc::new(MemoryMessageRepository::new()),
+    }
+}
+
+#[tokio::test]
+async fn user_repository_conforms() {
+    contract::user_repository_contract(|| async { repositories() }).await;
+}
+
+#[tokio::test]
+async fn chat_repository_conforms() {
+    contract::chat_repository_contract(|| async { repositories() }).await;
+}
+
+#[tokio::test]
+async fn message_repository_conforms() {
+    contract::message_repository_contract(|| async { repositories() }).await;
+}

@@ -1,0 +1,105 @@
+use std::future::Future;
+
+use webchat_domain::{UserId, Username};
+
+use super::Repositories;
+use crate::contract::fixtures::user;
+use crate::PortError;
+
+/// UserRepository: storage, lookup by id and by name, and the case-insensitive
+/// uniqueness of usernames.
+pub async fn user_repository_contract<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Repositories>,
+{
+    stores_and_reads_back_users(&make().await).await;
+    usernames_are_unique_without_regard_to_case(&make().await).await;
+}
+
+async fn stores_and_reads_back_users(repos: &Repositories) {
+    let alice = user("Alice");
+    repos.users.create(&alice).await.expect("create user");
+
+    let got = repos.users.get(alice.id).await.expect("get user");
+    assert_eq!(got, Some(alice.clone()), "get returns the stored user");
+    assert_eq!(
+        repos
+            .users
+            .get(UserId::new())
+            .await
+            .expect("get unknown user"),
+        None,
+        "get of an unknown id is None"
+    );
+
+    let exact = repos.users.find_by_username(&alice.username).await;
+    assert_eq!(
+        exact.expect("find_by_username"),
+        Some(alice.clone()),
+        "find_by_username finds the user by their exact name"
+    );
+    let shouted = Username::parse(&alice.username.as_str().to_ascii_uppercase()).unwrap();
+    let whispered = Username::parse(&alice.username.as_str().to_ascii_lowercase()).unwrap();
+    for other_case in [shouted, whispered] {
+        let found = repos.users.find_by_username(&other_case).await;
+        assert_eq!(
+            found.expect("find_by_username"),
+            Some(alice.clone()),
+            "find_by_username ignores ASCII case ({other_case})"
+        );
+    }
+
+    let stranger = user("nobody");
+    assert_eq!(
+        repos
+            .users
+            .find_by_username(&stranger.username)
+            .await
+            .expect("find_by_username"),
+        None,
+        "find_by_username of an unknown name is None"
+    );
+}
+
+async fn usernames_are_unique_without_regard_to_case(repos: &Repositories) {
+    let bob = user("Bob");
+    repos.users.create(&bob).await.expect("create user");
+
+    let mut same_name = user("Bob");
+    same_name.username = bob.username.clone();
+    let err = repos.users.create(&same_name).await;
+    assert!(
+        matches!(err, Err(PortError::Conflict(_))),
+        "create with a taken username is a Conflict, got {err:?}"
+    );
+
+    let mut other_case = user("Bob");
+    other_case.username = Username::parse(&bob.username.as_str().to_ascii_uppercase()).unwrap();
+    let err = repos.users.create(&other_case).await;
+    assert!(
+        matches!(err, Err(PortError::Conflict(_))),
+        "create with a taken username in another case is a Conflict, got {err:?}"
+    );
+    assert_eq!(
+        repos.users.get(other_case.id).await.expect("get user"),
+        None,
+        "a refused create stores nothing"
+    );
+    assert_eq!(
+        repos
+            .users
+            .find_by_username(&bob.username)
+            .await
+            .expect("find_by_username"),
+        Some(bob),
+        "the first holder of a name keeps it"
+    );
+
+    let carol = user("Carol");
+    repos
+        .users
+        .create(&carol)
+        .await
+        .expect("a different username is accepted");
+}
