@@ -11,10 +11,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 mod chat_repository;
 mod message_repository;
+mod session_store;
 mod user_repository;
 
 pub use chat_repository::MemoryChatRepository;
 pub use message_repository::MemoryMessageRepository;
+pub use session_store::MemorySessionStore;
 pub use user_repository::MemoryUserRepository;
 
 /// Fresh, empty in-memory users, chats and messages.

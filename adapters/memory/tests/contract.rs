@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
-use webchat_memory::{MemoryChatRepository, MemoryMessageRepository, MemoryUserRepository};
-use webchat_ports::contract::{self, Repositories};
+use webchat_memory::{
+    MemoryChatRepository, MemoryMessageRepository, MemorySessionStore, MemoryUserRepository,
+};
+use webchat_ports::contract::{self, ManualTimeControl, Repositories, TimeControl};
+use webchat_ports::SessionStore;
 
 fn repositories() -> Repositories {
     Repositories {
@@ -27,4 +30,14 @@ async fn chat_repository_conforms() {
 #[tokio::test]
 async fn message_repository_conforms() {
     contract::message_repository_contract(|| async { repositories() }).await;
+}
+
+#[tokio::test]
+async fn session_store_conforms() {
+    contract::session_store_contract(|| async {
+        let time = ManualTimeControl::new();
+        let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new(time.manual_clock()));
+        (store, Arc::new(time) as Arc<dyn TimeControl>)
+    })
+    .await;
 }

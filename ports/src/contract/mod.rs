@@ -26,7 +26,7 @@ mod fixtures;
 // mod presence;
 // mod rate_limit;
 mod repository;
-// mod session;
+mod session;
 
 // pub use cache::message_cache_contract;
 // pub use event_bus::event_bus_contract;
@@ -35,7 +35,7 @@ mod repository;
 pub use repository::{
     chat_repository_contract, message_repository_contract, user_repository_contract, Repositories,
 };
-// pub use session::session_store_contract;
+pub use session::session_store_contract;
 
 /// Moves a store's notion of time forward.
 #[async_trait]

@@ -1,0 +1,245 @@
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use webchat_domain::{SessionId, TokenFingerprint, UserId, UserSession};
+use webchat_ports::{Clock, PortError, PortResult, SessionStore};
+
+use crate::lock;
+
+/// Sessions and the token blacklist in memory. Expired entries count as absent at
+/// once and are purged when met, or in a sweep every [`SWEEP_EVERY`] writes.
+pub struct MemorySessionStore {
+    clock: Arc<dyn Clock>,
+    state: Mutex<Sessions>,
+}
+
+const SWEEP_EVERY: u32 = 1024;
+
+#[derive(Default)]
+struct Sessions {
+    by_id: HashMap<SessionId, UserSession>,
+    by_user: HashMap<UserId, BTreeSet<SessionId>>,
+    /// Fingerprint -> when the token expires (and the entry with it).
+    blacklist: HashMap<TokenFingerprint, DateTime<Utc>>,
+    writes: u32,
+}
+
+impl MemorySessionStore {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            state: Mutex::new(Sessions::default()),
+        }
+    }
+}
+
+impl Sessions {
+    fn live(&mut self, id: SessionId, now: DateTime<Utc>) -> Option<&mut UserSession> {
+        if self.by_id.get(&id)?.is_expired(now) {
+            self.remove(id);
+            return None;
+        }
+        self.by_id.get_mut(&id)
+    }
+
+    fn remove(&mut self, id: SessionId) -> Option<UserSession> {
+        let session = self.by_id.remove(&id)?;
+        if let Some(index) = self.by_user.get_mut(&session.user_id) {
+            index.remove(&id);
+            if index.is_empty() {
+                self.by_user.remove(&session.user_id);
+            }
+        }
+        Some(session)
+    }
+
+    /// Removes the user's sessions that `doomed` picks; returns the live ones removed.
+    fn remove_for_user(
+        &mut self,
+        user: UserId,
+        now: DateTime<Utc>,
+        doomed: impl Fn(SessionId) -> bool,
+    ) -> u64 {
+        let ids: Vec<SessionId> = self
+            .by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        let mut live = 0;
+        for id in ids.into_iter().filter(|id| doomed(*id)) {
+            if self.remove(id).is_some_and(|s| !s.is_expired(now)) {
+                live += 1;
+            }
+        }
+        live
+    }
+
+    fn blacklisted(&mut self, token: &TokenFingerprint, now: DateTime<Utc>) -> bool {
+        match self.blacklist.get(token) {
+            Some(until) if *until > now => true,
+            Some(_) => {
+                self.blacklist.remove(token);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn note_write(&mut self, now: DateTime<Utc>) {
+        self.writes += 1;
+        if self.writes < SWEEP_EVERY {
+            return;
+        }
+        self.writes = 0;
+        let expired: Vec<SessionId> = self
+            .by_id
+            .values()
+            .filter(|s| s.is_expired(now))
+            .map(|s| s.id)
+            .collect();
+        for id in expired {
+            self.remove(id);
+        }
+        self.blacklist.retain(|_, until| *until > now);
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemorySessionStore {
+    #[tracing::instrument(skip(self, session), fields(session_id = %session.id, user_id = %session.user_id))]
+    async fn create(&self, session: &UserSession) -> PortResult<()> {
+        let now = self.clock.now();
+        let mut state = lock(&self.state);
+        if state.live(session.id, now).is_some() {
+            return Err(PortError::Conflict(format!(
+                "session {} exists",
+                session.id
+            )));
+        }
+        state.note_write(now);
+        state.by_id.insert(session.id, session.clone());
+        state
+            .by_user
+            .entry(session.user_id)
+            .or_default()
+            .insert(session.id);
+        Ok(())
+    }
+
+    async fn get(&self, id: SessionId) -> PortResult<Option<UserSession>> {
+        let now = self.clock.now();
+        Ok(lock(&self.state).live(id, now).map(|s| s.clone()))
+    }
+
+    async fn validate(&self, id: SessionId) -> PortResult<bool> {
+        let now = self.clock.now();
+        Ok(lock(&self.state).live(id, now).is_some())
+    }
+
+    #[tracing::instrument(skip(self, session), fields(session_id = %session.id))]
+    async fn update(&self, session: &UserSession) -> PortResult<()> {
+        let now = self.clock.now();
+        let mut state = lock(&self.state);
+        match state.live(session.id, now) {
+            Some(stored) if stored.user_id == session.user_id => {
+                *stored = session.clone();
+                Ok(())
+            }
+            _ => Err(PortError::NotFound),
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete(&self, id: SessionId) -> PortResult<bool> {
+        let now = self.clock.now();
+        let mut state = lock(&self.state);
+        Ok(state.remove(id).is_some_and(|s| !s.is_expired(now)))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn refresh(&self, id: SessionId, expires_at: DateTime<Utc>) -> PortResult<bool> {
+        let now = self.clock.now();
+        let mut state = lock(&self.state);
+        let Some(session) = state.live(id, now) else {
+            return Ok(false);
+        };
+        session.expires_at = expires_at;
+        Ok(true)
+    }
+
+    async fn user_sessions(&self, user: UserId) -> PortResult<Vec<UserSession>> {
+        let now = self.clock.now();
+        let mut state = lock(&self.state);
+        let ids: Vec<SessionId> = state
+            .by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        let mut sessions: Vec<UserSession> = ids
+            .into_iter()
+            .filter_map(|id| state.live(id, now).map(|s| s.clone()))
+            .collect();
+        sessions.sort_by_key(|s| (s.created_at, s.id));
+        Ok(sessions)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete_all_for_user(&self, user: UserId) -> PortResult<u64> {
+        let now = self.clock.now();
+        Ok(lock(&self.state).remove_for_user(user, now, |_| true))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete_others_for_user(&self, user: UserId, keep: SessionId) -> PortResult<u64> {
+        let now = self.clock.now();
+        Ok(lock(&self.state).remove_for_user(user, now, |id| id != keep))
+    }
+
+    #[tracing::instrument(skip(self, token))]
+    async fn blacklist_token(
+        &self,
+        token: &TokenFingerprint,
+        expires_at: DateTime<Utc>,
+    ) -> PortResult<()> {
+        let now = self.clock.now();
+        if expires_at <= now {
+            return Ok(());
+        }
+        let mut state = lock(&self.state);
+        state.note_write(now);
+        state.blacklist.insert(token.clone(), expires_at);
+        Ok(())
+    }
+
+    async fn is_token_blacklisted(&self, token: &TokenFingerprint) -> PortResult<bool> {
+        let now = self.clock.now();
+        Ok(lock(&self.state).blacklisted(token, now))
+    }
+
+    async fn authorize(
+        &self,
+        id: SessionId,
+        token: &TokenFingerprint,
+    ) -> PortResult<Option<UserSession>> {
+        let now = self.clock.now();
+        let mut state = lock(&self.state);
+        if state.blacklisted(token, now) {
+            return Ok(None);
+        }
+        Ok(state.live(id, now).map(|s| s.clone()))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn clear_all(&self) -> PortResult<u64> {
+        let mut state = lock(&self.state);
+        let removed = state.by_id.len() + state.by_user.len() + state.blacklist.len();
+        *state = Sessions::default();
+        Ok(removed as u64)
+    }
+}

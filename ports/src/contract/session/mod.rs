@@ -1,0 +1,58 @@
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use webchat_domain::{SessionId, TokenFingerprint, UserId, UserSession};
+
+use crate::contract::fixtures::{micros, tag};
+use crate::contract::TimeControl;
+use crate::SessionStore;
+
+mod records;
+mod tokens;
+
+type Made = (Arc<dyn SessionStore>, Arc<dyn TimeControl>);
+
+/// SessionStore: sessions and their per-user index, expiry at `expires_at`, the token
+/// blacklist, `authorize`, and `clear_all`. Advances time by about 2.6 s in all.
+pub async fn session_store_contract<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Made>,
+{
+    records::stores_reads_and_deletes_sessions(make().await).await;
+    records::lists_and_revokes_a_users_sessions(make().await).await;
+    tokens::blacklists_tokens_and_authorizes(make().await).await;
+    tokens::clears_everything(make().await).await;
+    tokens::expires_sessions_and_blacklist_entries(make().await).await;
+}
+
+fn secs(n: i64) -> chrono::Duration {
+    chrono::Duration::seconds(n)
+}
+
+fn now(time: &Arc<dyn TimeControl>) -> DateTime<Utc> {
+    micros(time.clock().now())
+}
+
+fn session(user: UserId, created_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> UserSession {
+    UserSession {
+        id: SessionId::new(),
+        user_id: user,
+        created_at,
+        expires_at,
+        ip: Some("203.0.113.7".to_owned()),
+        user_agent: Some("contract-suite/1".to_owned()),
+        refresh_token_hash: TokenFingerprint::of(&tag()).as_str().to_owned(),
+    }
+}
+
+/// A session of `user` created now that lives for a minute.
+fn lasting(time: &Arc<dyn TimeControl>, user: UserId) -> UserSession {
+    let t = now(time);
+    session(user, t, t + secs(60))
+}
+
+async fn create(store: &Arc<dyn SessionStore>, s: &UserSession) {
+    store.create(s).await.expect("create session");
+}

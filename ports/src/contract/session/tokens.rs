@@ -1,0 +1,233 @@
+use std::time::Duration;
+
+use webchat_domain::{SessionId, TokenFingerprint, UserId};
+
+use super::{create, lasting, now, secs, session, Made};
+use crate::contract::fixtures::tag;
+use crate::PortError;
+
+pub(super) async fn blacklists_tokens_and_authorizes((store, time): Made) {
+    let s = lasting(&time, UserId::new());
+    create(&store, &s).await;
+    let (token, other_token) = (TokenFingerprint::of(&tag()), TokenFingerprint::of(&tag()));
+
+    assert_eq!(
+        store.authorize(s.id, &token).await.expect("authorize"),
+        Some(s.clone()),
+        "authorize returns the live session for a token not blacklisted"
+    );
+    assert!(
+        !store
+            .is_token_blacklisted(&token)
+            .await
+            .expect("is_token_blacklisted"),
+        "a fresh token is not blacklisted"
+    );
+
+    store
+        .blacklist_token(&token, now(&time) + secs(60))
+        .await
+        .expect("blacklist_token");
+    assert!(
+        store
+            .is_token_blacklisted(&token)
+            .await
+            .expect("is_token_blacklisted"),
+        "a blacklisted token is refused"
+    );
+    assert!(
+        !store
+            .is_token_blacklisted(&other_token)
+            .await
+            .expect("is_token_blacklisted"),
+        "blacklisting one token leaves others alone"
+    );
+    assert_eq!(
+        store.authorize(s.id, &token).await.expect("authorize"),
+        None,
+        "authorize is None for a blacklisted token"
+    );
+    assert_eq!(
+        store
+            .authorize(s.id, &other_token)
+            .await
+            .expect("authorize"),
+        Some(s.clone()),
+        "authorize still accepts the session with another token"
+    );
+
+    let stale = TokenFingerprint::of(&tag());
+    store
+        .blacklist_token(&stale, now(&time) - secs(1))
+        .await
+        .expect("blacklist_token");
+    assert!(
+        !store
+            .is_token_blacklisted(&stale)
+            .await
+            .expect("is_token_blacklisted"),
+        "blacklisting an already expired token stores nothing"
+    );
+
+    assert_eq!(
+        store
+            .authorize(SessionId::new(), &other_token)
+            .await
+            .expect("authorize"),
+        None,
+        "authorize is None for an unknown session"
+    );
+    store.delete(s.id).await.expect("delete");
+    assert_eq!(
+        store
+            .authorize(s.id, &other_token)
+            .await
+            .expect("authorize"),
+        None,
+        "authorize is None for a deleted session"
+    );
+}
+
+pub(super) async fn clears_everything((store, time): Made) {
+    let (a, b) = (lasting(&time, UserId::new()), lasting(&time, UserId::new()));
+    create(&store, &a).await;
+    create(&store, &b).await;
+    let token = TokenFingerprint::of(&tag());
+    store
+        .blacklist_token(&token, now(&time) + secs(60))
+        .await
+        .expect("blacklist_token");
+
+    let removed = store.clear_all().await.expect("clear_all");
+    assert!(
+        removed >= 3,
+        "clear_all counts the sessions and blacklist entries it removed, got {removed}"
+    );
+    for s in [&a, &b] {
+        assert_eq!(
+            store.get(s.id).await.expect("get"),
+            None,
+            "clear_all removes every session"
+        );
+        assert!(
+            store
+                .user_sessions(s.user_id)
+                .await
+                .expect("user_sessions")
+                .is_empty(),
+            "clear_all removes every user index"
+        );
+    }
+    assert!(
+        !store
+            .is_token_blacklisted(&token)
+            .await
+            .expect("is_token_blacklisted"),
+        "clear_all empties the blacklist"
+    );
+}
+
+pub(super) async fn expires_sessions_and_blacklist_entries((store, time): Made) {
+    let user = UserId::new();
+    let t = now(&time);
+    let short = session(user, t - secs(2), t + secs(2));
+    let long = session(user, t - secs(1), t + secs(60));
+    let extended = session(user, t, t + secs(2));
+    for s in [&short, &long, &extended] {
+        create(&store, s).await;
+    }
+    assert!(
+        store
+            .refresh(extended.id, t + secs(60))
+            .await
+            .expect("refresh"),
+        "refresh of a live session is true"
+    );
+    let (brief, lasting_token) = (TokenFingerprint::of(&tag()), TokenFingerprint::of(&tag()));
+    store
+        .blacklist_token(&brief, t + secs(2))
+        .await
+        .expect("blacklist_token");
+    store
+        .blacklist_token(&lasting_token, t + secs(60))
+        .await
+        .expect("blacklist_token");
+    assert!(
+        store.validate(short.id).await.expect("validate"),
+        "a session is valid before its expires_at"
+    );
+
+    time.advance(Duration::from_millis(2600)).await;
+
+    assert_eq!(
+        store.get(short.id).await.expect("get"),
+        None,
+        "get is None past expires_at"
+    );
+    assert!(
+        !store.validate(short.id).await.expect("validate"),
+        "validate is false past expires_at"
+    );
+    let clean = TokenFingerprint::of(&tag());
+    assert_eq!(
+        store.authorize(short.id, &clean).await.expect("authorize"),
+        None,
+        "authorize is None past expires_at"
+    );
+    assert_eq!(
+        store.update(&short).await,
+        Err(PortError::NotFound),
+        "update of an expired session is NotFound"
+    );
+    assert!(
+        !store
+            .refresh(short.id, t + secs(90))
+            .await
+            .expect("refresh"),
+        "refresh of an expired session is false"
+    );
+    assert_eq!(
+        store.get(short.id).await.expect("get"),
+        None,
+        "refresh does not revive an expired session"
+    );
+
+    let mut kept = extended.clone();
+    kept.expires_at = t + secs(60);
+    assert_eq!(
+        store.user_sessions(user).await.expect("user_sessions"),
+        vec![long.clone(), kept.clone()],
+        "user_sessions drops expired sessions and keeps refreshed ones"
+    );
+    assert_eq!(
+        store
+            .authorize(extended.id, &clean)
+            .await
+            .expect("authorize"),
+        Some(kept),
+        "a refreshed session outlives its first expires_at"
+    );
+
+    assert!(
+        !store
+            .is_token_blacklisted(&brief)
+            .await
+            .expect("is_token_blacklisted"),
+        "a blacklist entry ends at the token's expiry"
+    );
+    assert!(
+        store
+            .is_token_blacklisted(&lasting_token)
+            .await
+            .expect("is_token_blacklisted"),
+        "a blacklist entry lasts until the token's expiry"
+    );
+    assert_eq!(
+        store
+            .delete_all_for_user(user)
+            .await
+            .expect("delete_all_for_user"),
+        2,
+        "delete_all_for_user counts only live sessions"
+    );
+}
