@@ -1,0 +1,156 @@
+//! Chats and membership in PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::pooled_connection::bb8::Pool;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+use webchat_domain::{Chat, ChatId, UserId};
+use webchat_ports::{ChatRepository, PortResult};
+
+use crate::error::{pool_error, query_error};
+use crate::rows::{convert_all, ChatRow};
+use crate::schema::{chat_members, chats};
+
+#[derive(Insertable)]
+#[diesel(table_name = chat_members)]
+struct MemberRow {
+    chat_id: Uuid,
+    user_id: Uuid,
+    joined_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct PgChatRepository {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl PgChatRepository {
+    pub(crate) fn new(pool: Pool<AsyncPgConnection>) -> Self {
+        Self { pool }
+    }
+}
+
+/// The first occurrence of each member, in the order given: that order is the join
+/// order `members` reports.
+fn distinct_in_order(members: &[UserId]) -> Vec<UserId> {
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
+    members
+        .iter()
+        .copied()
+        .filter(|m| seen.insert(*m))
+        .collect()
+}
+
+#[async_trait]
+impl ChatRepository for PgChatRepository {
+    #[tracing::instrument(skip(self, chat, members), fields(chat_id = %chat.id, members = members.len()))]
+    async fn create(&self, chat: &Chat, members: &[UserId]) -> PortResult<()> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let chat_row = ChatRow::from(chat);
+        let member_rows: Vec<MemberRow> = distinct_in_order(members)
+            .into_iter()
+            .map(|user| MemberRow {
+                chat_id: chat_row.id,
+                user_id: *user.as_uuid(),
+                joined_at: chat.created_at,
+            })
+            .collect();
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            diesel::insert_into(chats::table)
+                .values(&chat_row)
+                .execute(conn)
+                .await?;
+            if !member_rows.is_empty() {
+                // One multi-row insert: its identity values follow the VALUES order.
+                diesel::insert_into(chat_members::table)
+                    .values(&member_rows)
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(query_error)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn get(&self, id: ChatId) -> PortResult<Option<Chat>> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let row = chats::table
+            .find(id.as_uuid())
+            .select(ChatRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        row.map(Chat::try_from).transpose()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn members(&self, chat: ChatId) -> PortResult<Vec<UserId>> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let ids: Vec<Uuid> = chat_members::table
+            .filter(chat_members::chat_id.eq(chat.as_uuid()))
+            .order(chat_members::join_order.asc())
+            .select(chat_members::user_id)
+            .load(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(ids.into_iter().map(UserId::from).collect())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn is_member(&self, chat: ChatId, user: UserId) -> PortResult<bool> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        diesel::select(diesel::dsl::exists(
+            chat_members::table.find((chat.as_uuid(), user.as_uuid())),
+        ))
+        .get_result(&mut conn)
+        .await
+        .map_err(query_error)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn add_member(&self, chat: ChatId, user: UserId) -> PortResult<bool> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let inserted = diesel::insert_into(chat_members::table)
+            .values((
+                chat_members::chat_id.eq(chat.as_uuid()),
+                chat_members::user_id.eq(user.as_uuid()),
+                chat_members::joined_at.eq(diesel::dsl::now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(&mut conn)
+            .await
+            // A foreign-key violation (no such chat, or no such user) is NotFound.
+            .map_err(query_error)?;
+        Ok(inserted == 1)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn chats_for_user(&self, user: UserId) -> PortResult<Vec<Chat>> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let rows: Vec<ChatRow> = chats::table
+            .inner_join(chat_members::table)
+            .filter(chat_members::user_id.eq(user.as_uuid()))
+            .order((chats::created_at.asc(), chats::id.asc()))
+            .select(ChatRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(query_error)?;
+        convert_all(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_members_keep_their_first_position() {
+        let (a, b, c) = (UserId::new(), UserId::new(), UserId::new());
+        assert_eq!(distinct_in_order(&[b, a, b, c, a]), vec![b, a, c]);
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE chat_members;
+DROP TABLE chats;
