@@ -11,11 +11,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 mod chat_repository;
 mod message_repository;
+mod rate_limiter;
 mod session_store;
 mod user_repository;
 
 pub use chat_repository::MemoryChatRepository;
 pub use message_repository::MemoryMessageRepository;
+pub use rate_limiter::MemoryRateLimiter;
 pub use session_store::MemorySessionStore;
 pub use user_repository::MemoryUserRepository;
 

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use webchat_memory::{
-    MemoryChatRepository, MemoryMessageRepository, MemorySessionStore, MemoryUserRepository,
+    MemoryChatRepository, MemoryMessageRepository, MemoryRateLimiter, MemorySessionStore,
+    MemoryUserRepository,
 };
 use webchat_ports::contract::{self, ManualTimeControl, Repositories, TimeControl};
-use webchat_ports::SessionStore;
+use webchat_ports::{RateLimiter, SessionStore};
 
 fn repositories() -> Repositories {
     Repositories {
@@ -38,6 +39,16 @@ async fn session_store_conforms() {
         let time = ManualTimeControl::new();
         let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new(time.manual_clock()));
         (store, Arc::new(time) as Arc<dyn TimeControl>)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rate_limiter_conforms() {
+    contract::rate_limiter_contract(|| async {
+        let time = ManualTimeControl::new();
+        let limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(time.manual_clock()));
+        (limiter, Arc::new(time) as Arc<dyn TimeControl>)
     })
     .await;
 }
