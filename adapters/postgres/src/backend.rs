@@ -111,7 +111,8 @@ impl PgBackend {
 
     /// Builds the pool without touching the network: a database that is down at
     /// startup is not an error here (calls fail as `Unavailable` until it is back),
-    /// only a malformed URL is.
+    /// only a malformed URL is. Call it inside a Tokio runtime: the pool spawns its
+    /// reaper task.
     pub fn with_config(config: PgConfig) -> Result<Self, PgError> {
         tokio_postgres::Config::from_str(&config.database_url)
             .map_err(|e| PgError::InvalidUrl(e.to_string()))?;
