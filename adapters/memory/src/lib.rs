@@ -11,12 +11,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 mod chat_repository;
 mod message_repository;
+mod presence_store;
 mod rate_limiter;
 mod session_store;
 mod user_repository;
 
 pub use chat_repository::MemoryChatRepository;
 pub use message_repository::MemoryMessageRepository;
+pub use presence_store::MemoryPresenceStore;
 pub use rate_limiter::MemoryRateLimiter;
 pub use session_store::MemorySessionStore;
 pub use user_repository::MemoryUserRepository;

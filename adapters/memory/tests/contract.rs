@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use webchat_memory::{
-    MemoryChatRepository, MemoryMessageRepository, MemoryRateLimiter, MemorySessionStore,
-    MemoryUserRepository,
+    MemoryChatRepository, MemoryMessageRepository, MemoryPresenceStore, MemoryRateLimiter,
+    MemorySessionStore, MemoryUserRepository,
 };
 use webchat_ports::contract::{self, ManualTimeControl, Repositories, TimeControl};
-use webchat_ports::{RateLimiter, SessionStore};
+use webchat_ports::{PresenceStore, RateLimiter, SessionStore};
 
 fn repositories() -> Repositories {
     Repositories {
@@ -49,6 +49,17 @@ async fn rate_limiter_conforms() {
         let time = ManualTimeControl::new();
         let limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(time.manual_clock()));
         (limiter, Arc::new(time) as Arc<dyn TimeControl>)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn presence_store_conforms() {
+    contract::presence_store_contract(|config| async move {
+        let time = ManualTimeControl::new();
+        let store: Arc<dyn PresenceStore> =
+            Arc::new(MemoryPresenceStore::new(config, time.manual_clock()));
+        (store, Arc::new(time) as Arc<dyn TimeControl>)
     })
     .await;
 }

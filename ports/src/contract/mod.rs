@@ -23,14 +23,14 @@ use crate::{Clock, ManualClock};
 // mod cache;
 // mod event_bus;
 mod fixtures;
-// mod presence;
+mod presence;
 mod rate_limit;
 mod repository;
 mod session;
 
 // pub use cache::message_cache_contract;
 // pub use event_bus::event_bus_contract;
-// pub use presence::presence_store_contract;
+pub use presence::presence_store_contract;
 pub use rate_limit::rate_limiter_contract;
 pub use repository::{
     chat_repository_contract, message_repository_contract, user_repository_contract, Repositories,
