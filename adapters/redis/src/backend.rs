@@ -1,0 +1,194 @@
+//! The shared connection layer: a command pool plus the process's one pub/sub link.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bb8::{ErrorSink, Pool, PooledConnection};
+use bb8_redis::RedisConnectionManager;
+use redis::RedisError;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use webchat_domain::InstanceId;
+use webchat_ports::{PortError, PortResult};
+
+use crate::config::{ConfigError, RedisConfig};
+use crate::keys::Keys;
+use crate::pubsub::{supervise, Hub};
+
+pub(crate) type Conn<'a> = PooledConnection<'a, RedisConnectionManager>;
+
+/// One process's handle on Redis. Cheap to clone; every adapter holds one.
+///
+/// Holds a bb8 pool for commands and one supervised pub/sub connection, which a
+/// background task keeps connected (backoff `min(attempt * 50 ms, 2 s)`) and
+/// resubscribed. Nothing here needs Redis to be up: the pool connects lazily and
+/// the pub/sub task retries, so the app starts and serves while Redis is down and
+/// port calls fail fast with `PortError::Unavailable`.
+#[derive(Clone)]
+pub struct RedisBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool<RedisConnectionManager>,
+    keys: Keys,
+    instance: InstanceId,
+    hub: Arc<Hub>,
+    shutdown: watch::Sender<bool>,
+    supervisor: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    // The last handle going stops the pub/sub task even without `shutdown()`.
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("instance", &self.inner.instance)
+            .field("key_prefix", &self.inner.keys.prefix())
+            .field("pubsub_alive", &self.pubsub_alive())
+            .finish()
+    }
+}
+
+/// bb8 reports background connect failures here; the pub/sub task already logs
+/// outages at `warn`, so these stay at `debug` to keep a down Redis from flooding.
+#[derive(Debug, Clone, Copy)]
+struct LogSink;
+
+impl ErrorSink<RedisError> for LogSink {
+    fn sink(&self, error: RedisError) {
+        tracing::debug!(error = %error, "redis pool connection failed");
+    }
+    fn boxed_clone(&self) -> Box<dyn ErrorSink<RedisError>> {
+        Box::new(*self)
+    }
+}
+
+impl RedisBackend {
+    /// Builds the pool and starts the pub/sub task; needs a Tokio runtime. Does not
+    /// contact Redis, so it succeeds while Redis is down. `instance` marks this
+    /// process's publications (the event bus skips its own echoes); it must be
+    /// unique per process, as `InstanceId::random()` is.
+    pub fn start(config: RedisConfig, instance: InstanceId) -> Result<Self, ConfigError> {
+        let invalid = |e: RedisError| ConfigError {
+            variable: "REDIS_URL",
+            reason: e.to_string(),
+        };
+        let manager = RedisConnectionManager::new(config.connection.clone()).map_err(invalid)?;
+        let client = redis::Client::open(config.connection.clone()).map_err(invalid)?;
+        let pool = Pool::builder()
+            .max_size(config.pool_size.max(1))
+            .min_idle(None)
+            .connection_timeout(config.connection_timeout)
+            // A refused connection fails the call at once instead of retrying until
+            // the timeout: a dead Redis must make calls fail fast.
+            .retry_connection(false)
+            .error_sink(Box::new(LogSink))
+            .build_unchecked(manager);
+        let hub = Arc::new(Hub::new(instance.as_str().to_owned()));
+        let (shutdown, stop) = watch::channel(false);
+        let task = tokio::spawn(supervise(
+            Arc::clone(&hub),
+            client,
+            stop,
+            config.connection_timeout,
+        ));
+        tracing::info!(config = ?config, instance = %instance, "redis backend started");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                keys: Keys::new(&config.key_prefix),
+                instance,
+                hub,
+                shutdown,
+                supervisor: Mutex::new(Some(task)),
+            }),
+        })
+    }
+
+    pub fn instance(&self) -> &InstanceId {
+        &self.inner.instance
+    }
+
+    pub fn key_prefix(&self) -> &str {
+        self.inner.keys.prefix()
+    }
+
+    /// One PING through the pool.
+    #[tracing::instrument(skip(self))]
+    pub async fn ping(&self) -> PortResult<()> {
+        let mut conn = self.conn().await?;
+        let pong: String = redis::cmd("PING")
+            .query_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("PING", e))?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(PortError::Unavailable(format!("PING answered {pong:?}")))
+        }
+    }
+
+    /// True while the pub/sub connection is up and subscribed.
+    pub fn pubsub_alive(&self) -> bool {
+        self.inner.hub.is_alive()
+    }
+
+    /// Stops the pub/sub task and waits for it (at most `wait`). Subscriptions end;
+    /// commands keep working until the last handle is dropped.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+        let task = self
+            .inner
+            .supervisor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("redis pub/sub task did not stop within 5 s");
+            }
+        }
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    pub(crate) fn hub(&self) -> &Arc<Hub> {
+        &self.inner.hub
+    }
+
+    /// A pooled connection, or `Unavailable` within the pool's connection timeout.
+    pub(crate) async fn conn(&self) -> PortResult<Conn<'_>> {
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| PortError::Unavailable(format!("redis pool: {e}")))
+    }
+}
+
+/// Maps a failed command to the port error callers degrade on.
+pub(crate) fn unavailable(op: &str, e: RedisError) -> PortError {
+    tracing::debug!(op, error = %e, "redis command failed");
+    PortError::Unavailable(format!("redis {op}: {e}"))
+}
+
+/// Maps data this code cannot read.
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> PortError {
+    PortError::Corrupt(format!("{what}: {e}"))
+}
+
+/// Milliseconds for PX/PEXPIRE, never 0 (Redis refuses a zero expiry).
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}

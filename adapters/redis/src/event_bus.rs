@@ -1,0 +1,50 @@
+//! The EventBus over Redis pub/sub.
+//!
+//! Channels: `{prefix}chat:{chatId}`, `{prefix}user:{userId}`, `{prefix}presence`.
+//! Payload: `{"origin": <instance id>, "event": <Event>}`. `publish` hands the event
+//! to this process's subscribers first (so local sockets get local events while
+//! Redis is down), then PUBLISHes; copies coming back from Redis with this process's
+//! origin are skipped, so nobody receives an event twice.
+
+use async_trait::async_trait;
+use webchat_domain::{Event, Topic};
+use webchat_ports::{EventBus, EventStream, PortResult};
+
+use crate::backend::{corrupt, unavailable, RedisBackend};
+
+/// Fan-out between instances through the backend's single pub/sub connection.
+#[derive(Debug, Clone)]
+pub struct RedisEventBus {
+    backend: RedisBackend,
+}
+
+impl RedisEventBus {
+    pub fn new(backend: RedisBackend) -> Self {
+        Self { backend }
+    }
+}
+
+#[async_trait]
+impl EventBus for RedisEventBus {
+    #[tracing::instrument(skip(self, event), fields(topic = ?event.topic()))]
+    async fn publish(&self, event: &Event) -> PortResult<()> {
+        let channel = self.backend.keys().channel(&event.topic());
+        let hub = self.backend.hub();
+        hub.deliver_local(&channel, event);
+        let payload = hub.encode(event).map_err(|e| corrupt("event", e))?;
+        let mut conn = self.backend.conn().await?;
+        let _receivers: u64 = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(payload)
+            .query_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("PUBLISH", e))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn subscribe(&self, topic: &Topic) -> PortResult<EventStream> {
+        let channel = self.backend.keys().channel(topic);
+        Ok(self.backend.hub().subscribe(channel).await)
+    }
+}

@@ -1,0 +1,287 @@
+//! PresenceStore over Redis.
+//!
+//! Keys (under the prefix): `user:presence:{userId}` string, the JSON UserPresence,
+//! living `online_ttl` while online (refreshed by `touch`) and `offline_ttl` once
+//! offline; `users:online` set of user ids; `user:sockets:{userId}` set of socket ids
+//! (`{instanceId}:{connId}`) refreshed with the record; `instance:{instanceId}`
+//! string (the heartbeat time) living `instance_ttl`, whose absence marks the
+//! instance dead so the cleanup job drops its sockets. Every write that reads a
+//! status and changes it is one Lua script, so instances racing on the same user
+//! cannot leave them online with no socket or offline with one.
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use redis::Script;
+use webchat_domain::{InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
+use webchat_ports::{PortResult, PresenceChange, PresenceConfig, PresenceStore};
+
+use crate::backend::{corrupt, millis, unavailable, RedisBackend};
+use crate::scan::unlink_keys;
+
+static SET_ONLINE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/presence_set_online.lua")));
+static SET_OFFLINE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/presence_set_offline.lua")));
+static SET_STATUS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/presence_set_status.lua")));
+static TOUCH: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/presence_touch.lua")));
+static CLEANUP: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/presence_cleanup.lua")));
+
+/// Users handled per cleanup script call: bounds how long one call blocks Redis.
+const CLEANUP_PAGE: usize = 200;
+
+#[derive(Debug, Clone)]
+pub struct RedisPresenceStore {
+    backend: RedisBackend,
+    config: PresenceConfig,
+}
+
+impl RedisPresenceStore {
+    pub fn new(backend: RedisBackend, config: PresenceConfig) -> Self {
+        Self { backend, config }
+    }
+
+    fn record(user: UserId, status: PresenceStatus, socket: Option<&SocketId>) -> UserPresence {
+        UserPresence {
+            user_id: user,
+            status,
+            last_seen: Utc::now(),
+            socket_id: socket.cloned(),
+        }
+    }
+
+    /// Runs one of the per-user scripts with its three keys.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        op: &str,
+        script: &Script,
+        user: UserId,
+        args: &[&str],
+    ) -> PortResult<T> {
+        let keys = self.backend.keys();
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(keys.presence(user))
+            .key(keys.sockets(user))
+            .key(keys.online())
+            .arg(user.to_string());
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        let mut conn = self.backend.conn().await?;
+        invocation
+            .invoke_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable(op, e))
+    }
+}
+
+fn encode(presence: &UserPresence) -> PortResult<String> {
+    serde_json::to_string(presence).map_err(|e| corrupt("presence", e))
+}
+
+fn decode(json: &str) -> PortResult<UserPresence> {
+    serde_json::from_str(json).map_err(|e| corrupt("presence", e))
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+#[async_trait]
+impl PresenceStore for RedisPresenceStore {
+    #[tracing::instrument(skip(self))]
+    async fn set_online(&self, user: UserId, socket: &SocketId) -> PortResult<PresenceChange> {
+        let presence = Self::record(user, PresenceStatus::Online, Some(socket));
+        let ttl = millis(self.config.online_ttl).to_string();
+        let json = encode(&presence)?;
+        let changed: i64 = self
+            .run(
+                "set_online",
+                &SET_ONLINE,
+                user,
+                &[socket.as_str(), &json, &ttl],
+            )
+            .await?;
+        Ok(PresenceChange {
+            presence,
+            changed: changed == 1,
+        })
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn set_offline(&self, user: UserId, socket: &SocketId) -> PortResult<PresenceChange> {
+        let offline = encode(&Self::record(user, PresenceStatus::Offline, Some(socket)))?;
+        let ttl = millis(self.config.offline_ttl).to_string();
+        let (changed, record): (i64, Option<String>) = self
+            .run(
+                "set_offline",
+                &SET_OFFLINE,
+                user,
+                &[socket.as_str(), &offline, &ttl],
+            )
+            .await?;
+        let presence = match record {
+            Some(json) => decode(&json)?,
+            None => UserPresence::unknown(user, Utc::now()),
+        };
+        Ok(PresenceChange {
+            presence,
+            changed: changed == 1,
+        })
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn set_status(
+        &self,
+        user: UserId,
+        status: PresenceStatus,
+    ) -> PortResult<Option<PresenceChange>> {
+        let ttl = millis(self.config.online_ttl).to_string();
+        let now = rfc3339(Utc::now());
+        let outcome: Option<(i64, String)> = self
+            .run(
+                "set_status",
+                &SET_STATUS,
+                user,
+                &[status.as_str(), &now, &ttl],
+            )
+            .await?;
+        outcome
+            .map(|(changed, json)| {
+                Ok(PresenceChange {
+                    presence: decode(&json)?,
+                    changed: changed == 1,
+                })
+            })
+            .transpose()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn get_presence(&self, user: UserId) -> PortResult<Option<UserPresence>> {
+        let mut conn = self.backend.conn().await?;
+        let json: Option<String> = redis::cmd("GET")
+            .arg(self.backend.keys().presence(user))
+            .query_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("GET presence", e))?;
+        json.as_deref().map(decode).transpose()
+    }
+
+    async fn is_online(&self, user: UserId) -> PortResult<bool> {
+        Ok(self
+            .get_presence(user)
+            .await?
+            .is_some_and(|p| p.status != PresenceStatus::Offline))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn online_users(&self) -> PortResult<Vec<UserPresence>> {
+        let keys = self.backend.keys();
+        let mut conn = self.backend.conn().await?;
+        let users: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(keys.online())
+            .query_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("SMEMBERS", e))?;
+        let mut online = Vec::with_capacity(users.len());
+        // Members whose record expired are left for the cleanup job to announce.
+        for page in users.chunks(500) {
+            let presence_keys: Vec<String> = page.iter().map(|u| keys.presence_of(u)).collect();
+            let records: Vec<Option<String>> = redis::cmd("MGET")
+                .arg(&presence_keys)
+                .query_async(&mut *conn)
+                .await
+                .map_err(|e| unavailable("MGET presence", e))?;
+            for json in records.into_iter().flatten() {
+                let presence = decode(&json)?;
+                if presence.status != PresenceStatus::Offline {
+                    online.push(presence);
+                }
+            }
+        }
+        online.sort_by_key(|p| p.user_id);
+        Ok(online)
+    }
+
+    async fn online_count(&self) -> PortResult<u64> {
+        Ok(self.online_users().await?.len() as u64)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn touch(&self, user: UserId, socket: &SocketId) -> PortResult<()> {
+        let json = encode(&Self::record(user, PresenceStatus::Online, Some(socket)))?;
+        let ttl = millis(self.config.online_ttl).to_string();
+        let _: i64 = self
+            .run("touch", &TOUCH, user, &[socket.as_str(), &json, &ttl])
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn heartbeat_instance(&self, instance: &InstanceId) -> PortResult<()> {
+        let mut conn = self.backend.conn().await?;
+        redis::cmd("SET")
+            .arg(self.backend.keys().instance(instance))
+            .arg(rfc3339(Utc::now()))
+            .arg("PX")
+            .arg(millis(self.config.instance_ttl))
+            .query_async::<()>(&mut *conn)
+            .await
+            .map_err(|e| unavailable("SET instance", e))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn cleanup_stale(&self) -> PortResult<Vec<UserPresence>> {
+        let keys = self.backend.keys();
+        let mut conn = self.backend.conn().await?;
+        let users: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(keys.online())
+            .query_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("SMEMBERS", e))?;
+        let ttl = millis(self.config.offline_ttl).to_string();
+        let mut gone = Vec::new();
+        for page in users.chunks(CLEANUP_PAGE) {
+            let now = rfc3339(Utc::now());
+            let mut invocation = CLEANUP.prepare_invoke();
+            invocation
+                .key(keys.online())
+                .arg(keys.prefix())
+                .arg(&ttl)
+                .arg(&now);
+            for user in page {
+                invocation.arg(user);
+            }
+            let records: Vec<String> = invocation
+                .invoke_async(&mut *conn)
+                .await
+                .map_err(|e| unavailable("cleanup_stale", e))?;
+            for json in records {
+                gone.push(decode(&json)?);
+            }
+        }
+        if !gone.is_empty() {
+            tracing::info!(count = gone.len(), "stale presence cleaned up");
+        }
+        Ok(gone)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn clear_all(&self) -> PortResult<u64> {
+        unlink_keys(
+            &self.backend,
+            &[
+                "user:presence:*",
+                "user:sockets:*",
+                "users:online",
+                "instance:*",
+            ],
+        )
+        .await
+    }
+}

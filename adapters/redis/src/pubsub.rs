@@ -1,0 +1,348 @@
+//! The process's single pub/sub connection and the local fan-out behind it.
+//!
+//! Every local subscription to a channel shares one `broadcast` sender; the Redis
+//! SUBSCRIBE is reference-counted: sent for the first local subscriber, undone when
+//! the last one drops its stream. A supervisor task owns the connection: it connects
+//! with backoff, resubscribes every channel that still has subscribers, pumps
+//! messages into the broadcast senders, pings to notice a half-dead link, and stops
+//! on shutdown.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use redis::aio::{PubSubSink, PubSubStream};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+use webchat_domain::Event;
+use webchat_ports::EventStream;
+
+/// Events a subscriber may fall behind by before it starts missing some.
+const FANOUT_CAPACITY: usize = 1024;
+/// How long a SUBSCRIBE/UNSUBSCRIBE/PING on the link may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often an idle link is pinged, so a silently dead TCP connection is noticed.
+const PING_EVERY: Duration = Duration::from_secs(5);
+
+/// The seed's reconnect backoff: `min(attempt * 50 ms, 2 s)`.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(u64::from(attempt).saturating_mul(50).min(2000))
+}
+
+#[derive(Serialize)]
+struct EnvelopeRef<'a> {
+    origin: &'a str,
+    event: &'a Event,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    origin: String,
+    event: Event,
+}
+
+struct Channel {
+    tx: broadcast::Sender<Event>,
+    subscribers: usize,
+}
+
+struct Link {
+    sink: PubSubSink,
+    generation: u64,
+}
+
+pub(crate) struct Hub {
+    origin: String,
+    channels: Mutex<HashMap<String, Channel>>,
+    /// Serialises every SUBSCRIBE/UNSUBSCRIBE with the registry change it belongs
+    /// to, so a reconnect's resubscription and a new subscriber never miss each other.
+    link: tokio::sync::Mutex<Option<Link>>,
+    alive: AtomicBool,
+    generations: AtomicU64,
+    /// The newest link generation a command found broken; the pump of that
+    /// generation drops the connection so the supervisor reconnects.
+    broken: watch::Sender<u64>,
+}
+
+impl Hub {
+    pub(crate) fn new(origin: String) -> Self {
+        Self {
+            origin,
+            channels: Mutex::new(HashMap::new()),
+            link: tokio::sync::Mutex::new(None),
+            alive: AtomicBool::new(false),
+            generations: AtomicU64::new(0),
+            broken: watch::channel(0).0,
+        }
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<String, Channel>> {
+        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The payload published for `event`.
+    pub(crate) fn encode(&self, event: &Event) -> serde_json::Result<String> {
+        serde_json::to_string(&EnvelopeRef {
+            origin: &self.origin,
+            event,
+        })
+    }
+
+    /// Hands `event` to this process's subscribers of `channel`.
+    pub(crate) fn deliver_local(&self, channel: &str, event: &Event) {
+        if let Some(entry) = self.registry().get(channel) {
+            // An error only means every receiver is gone (the entry is going too).
+            let _ = entry.tx.send(event.clone());
+        }
+    }
+
+    /// A stream of `channel`'s events. While the link is up this returns after Redis
+    /// confirmed the subscription; while it is down the subscription is local only
+    /// and the supervisor completes it on reconnect (local events keep flowing).
+    #[tracing::instrument(skip(self))]
+    pub(crate) async fn subscribe(self: &Arc<Self>, channel: String) -> EventStream {
+        let mut link = self.link.lock().await;
+        let (rx, first) = {
+            let mut registry = self.registry();
+            let entry = registry.entry(channel.clone()).or_insert_with(|| Channel {
+                tx: broadcast::channel(FANOUT_CAPACITY).0,
+                subscribers: 0,
+            });
+            entry.subscribers += 1;
+            (entry.tx.subscribe(), entry.subscribers == 1)
+        };
+        let guard = Subscription {
+            hub: Arc::clone(self),
+            channel: channel.clone(),
+        };
+        if first {
+            if let Some(current) = link.as_mut() {
+                let outcome =
+                    tokio::time::timeout(COMMAND_TIMEOUT, current.sink.subscribe(&channel));
+                match outcome.await {
+                    Ok(Ok(())) => tracing::debug!(channel, "redis SUBSCRIBE confirmed"),
+                    Ok(Err(e)) => self.mark_broken(&mut link, "SUBSCRIBE", &e.to_string()),
+                    Err(_) => self.mark_broken(&mut link, "SUBSCRIBE", "timed out"),
+                }
+            } else {
+                tracing::debug!(channel, "pub/sub down; subscribing on reconnect");
+            }
+        }
+        drop(link);
+        BroadcastStream::new(rx)
+            .filter_map(move |item| {
+                let subscription = &guard;
+                futures::future::ready(match item {
+                    Ok(event) => Some(event),
+                    Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                        tracing::warn!(channel = %subscription.channel, missed, "event subscriber lagged; events dropped");
+                        None
+                    }
+                })
+            })
+            .boxed()
+    }
+
+    fn mark_broken(&self, link: &mut Option<Link>, op: &str, error: &str) {
+        if let Some(current) = link.take() {
+            tracing::warn!(op, error, "redis pub/sub command failed; reconnecting");
+            self.alive.store(false, Ordering::SeqCst);
+            self.broken
+                .send_modify(|b| *b = (*b).max(current.generation));
+        }
+    }
+
+    /// The last local subscriber of `channel` left: undo the Redis subscription,
+    /// unless a new subscriber arrived meanwhile.
+    async fn unsubscribe_if_unused(self: Arc<Self>, channel: String) {
+        let mut link = self.link.lock().await;
+        if self.registry().contains_key(&channel) {
+            return;
+        }
+        if let Some(current) = link.as_mut() {
+            match tokio::time::timeout(COMMAND_TIMEOUT, current.sink.unsubscribe(&channel)).await {
+                Ok(Ok(())) => tracing::debug!(channel, "redis UNSUBSCRIBE confirmed"),
+                Ok(Err(e)) => self.mark_broken(&mut link, "UNSUBSCRIBE", &e.to_string()),
+                Err(_) => self.mark_broken(&mut link, "UNSUBSCRIBE", "timed out"),
+            }
+        }
+    }
+
+    /// Installs a fresh connection and subscribes every channel that has local
+    /// subscribers. Returns the link's generation.
+    async fn attach(&self, mut sink: PubSubSink) -> Result<(u64, usize), String> {
+        let mut link = self.link.lock().await;
+        let channels: Vec<String> = self.registry().keys().cloned().collect();
+        if !channels.is_empty() {
+            match tokio::time::timeout(COMMAND_TIMEOUT, sink.subscribe(&channels)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e.to_string()),
+                Err(_) => return Err("resubscribe timed out".to_owned()),
+            }
+        }
+        let generation = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
+        *link = Some(Link { sink, generation });
+        self.alive.store(true, Ordering::SeqCst);
+        Ok((generation, channels.len()))
+    }
+
+    async fn detach(&self) {
+        self.alive.store(false, Ordering::SeqCst);
+        *self.link.lock().await = None;
+    }
+
+    fn dispatch(&self, msg: redis::Msg) {
+        let channel = msg.get_channel_name();
+        let envelope: Envelope = match serde_json::from_slice(msg.get_payload_bytes()) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                tracing::warn!(channel, error = %e, "unreadable event on redis channel; dropped");
+                return;
+            }
+        };
+        // Our own publications were already delivered locally by `publish`.
+        if envelope.origin != self.origin {
+            self.deliver_local(channel, &envelope.event);
+        }
+    }
+
+    /// Forwards messages until the link fails or shutdown; returns why it stopped.
+    async fn pump(
+        &self,
+        mut stream: PubSubStream,
+        mut sink: PubSubSink,
+        generation: u64,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<&'static str> {
+        let mut broken = self.broken.subscribe();
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.reset();
+        loop {
+            tokio::select! {
+                _ = stopped(stop) => return None,
+                _ = broken_at(&mut broken, generation) => return Some("a command on the link failed"),
+                msg = stream.next() => match msg {
+                    Some(msg) => self.dispatch(msg),
+                    None => return Some("connection closed"),
+                },
+                _ = ping.tick() => {
+                    let pong = tokio::time::timeout(COMMAND_TIMEOUT, sink.ping::<redis::Value>()).await;
+                    if !matches!(pong, Ok(Ok(_))) {
+                        return Some("ping failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Keeps one local subscription counted; dropping it (with its stream) releases it.
+struct Subscription {
+    hub: Arc<Hub>,
+    channel: String,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let last = {
+            let mut registry = self.hub.registry();
+            let unused = registry.get_mut(&self.channel).is_some_and(|entry| {
+                entry.subscribers -= 1;
+                entry.subscribers == 0
+            });
+            if unused {
+                registry.remove(&self.channel);
+            }
+            unused
+        };
+        if last {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let hub = Arc::clone(&self.hub);
+                runtime.spawn(hub.unsubscribe_if_unused(std::mem::take(&mut self.channel)));
+            }
+        }
+    }
+}
+
+/// Resolves once a command found link `generation` broken.
+async fn broken_at(broken: &mut watch::Receiver<u64>, generation: u64) {
+    // The sender lives in the hub, which outlives every pump.
+    let _closed = broken.wait_for(|b| *b >= generation).await.is_err();
+}
+
+/// Resolves once shutdown is asked for (or every backend handle is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone: the backend was dropped, so stop too.
+    let _gone = stop.wait_for(|stop| *stop).await.is_err();
+}
+
+/// The pub/sub supervisor: runs until shutdown.
+pub(crate) async fn supervise(
+    hub: Arc<Hub>,
+    client: redis::Client,
+    mut stop: watch::Receiver<bool>,
+    connect_timeout: Duration,
+) {
+    let mut attempt: u32 = 0;
+    loop {
+        let connected = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            r = tokio::time::timeout(connect_timeout, client.get_async_pubsub()) => r,
+        };
+        match connected {
+            Ok(Ok(pubsub)) => {
+                let (sink, stream) = pubsub.split();
+                match hub.attach(sink.clone()).await {
+                    Ok((generation, channels)) => {
+                        tracing::info!(channels, attempt, "redis pub/sub connected");
+                        attempt = 0;
+                        let why = hub.pump(stream, sink, generation, &mut stop).await;
+                        hub.detach().await;
+                        match why {
+                            Some(why) => tracing::warn!(reason = why, "redis pub/sub disconnected"),
+                            None => break,
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "redis pub/sub resubscribe failed"),
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(attempt, error = %e, "redis pub/sub connect failed"),
+            Err(_) => tracing::warn!(attempt, "redis pub/sub connect timed out"),
+        }
+        attempt = attempt.saturating_add(1);
+        let delay = backoff(attempt);
+        tracing::info!(
+            attempt,
+            delay_ms = delay.as_millis() as u64,
+            "redis pub/sub retrying"
+        );
+        tokio::select! {
+            _ = stopped(&mut stop) => break,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+    hub.detach().await;
+    tracing::info!("redis pub/sub stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_grows_by_50ms_and_caps_at_2s() {
+        assert_eq!(backoff(1), Duration::from_millis(50));
+        assert_eq!(backoff(10), Duration::from_millis(500));
+        assert_eq!(backoff(40), Duration::from_secs(2));
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(2));
+    }
+}

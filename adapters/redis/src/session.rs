@@ -1,0 +1,313 @@
+//! SessionStore over Redis.
+//!
+//! Keys: `session:{sessionId}` string, the JSON UserSession, expiring at its
+//! `expires_at`; `user:sessions:{userId}` zset of session ids scored by expiry (unix
+//! ms), living at least as long as its longest session, stale members dropped on
+//! read; `token:blacklist:{sha256 hex}` string living the token's remaining lifetime.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redis::Script;
+use webchat_domain::{SessionId, TokenFingerprint, UserId, UserSession};
+use webchat_ports::{PortError, PortResult, SessionStore};
+
+use crate::backend::{corrupt, millis, unavailable, RedisBackend};
+use crate::scan::unlink_keys;
+
+static CREATE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/session_create.lua")));
+static REPLACE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/session_replace.lua")));
+
+/// How often `refresh` retries when the session changes between its read and write.
+const REFRESH_ATTEMPTS: usize = 5;
+
+#[derive(Debug, Clone)]
+pub struct RedisSessionStore {
+    backend: RedisBackend,
+}
+
+impl RedisSessionStore {
+    pub fn new(backend: RedisBackend) -> Self {
+        Self { backend }
+    }
+
+    async fn replace(&self, expected: &str, session: &UserSession) -> PortResult<i64> {
+        let keys = self.backend.keys();
+        let json = encode(session)?;
+        let mut conn = self.backend.conn().await?;
+        REPLACE
+            .key(keys.session(session.id))
+            .key(keys.user_sessions(session.user_id))
+            .arg(expected)
+            .arg(json)
+            .arg(ttl_ms(session.expires_at))
+            .arg(session.expires_at.timestamp_millis())
+            .arg(session.id.to_string())
+            .invoke_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("replace session", e))
+    }
+
+    /// The raw stored JSON of a session.
+    async fn raw(&self, id: SessionId) -> PortResult<Option<String>> {
+        let mut conn = self.backend.conn().await?;
+        redis::cmd("GET")
+            .arg(self.backend.keys().session(id))
+            .query_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("GET session", e))
+    }
+
+    /// The user's indexed session ids, after dropping the expired ones.
+    async fn indexed(&self, user: UserId) -> PortResult<Vec<String>> {
+        let index = self.backend.keys().user_sessions(user);
+        let mut conn = self.backend.conn().await?;
+        let (_, ids): (u64, Vec<String>) = redis::pipe()
+            .atomic()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(Utc::now().timestamp_millis())
+            .cmd("ZRANGE")
+            .arg(&index)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("read session index", e))?;
+        Ok(ids)
+    }
+
+    /// UNLINKs the given sessions and their index entries; returns how many existed.
+    async fn remove(&self, user: UserId, ids: &[String]) -> PortResult<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let keys = self.backend.keys();
+        let session_keys: Vec<String> = ids.iter().map(|id| keys.session_of(id)).collect();
+        let mut conn = self.backend.conn().await?;
+        let (removed, _): (u64, u64) = redis::pipe()
+            .atomic()
+            .cmd("UNLINK")
+            .arg(&session_keys)
+            .cmd("ZREM")
+            .arg(keys.user_sessions(user))
+            .arg(ids)
+            .query_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("remove sessions", e))?;
+        Ok(removed)
+    }
+}
+
+fn encode(session: &UserSession) -> PortResult<String> {
+    serde_json::to_string(session).map_err(|e| corrupt("session", e))
+}
+
+/// A live session from its stored JSON; `None` once past `expires_at`.
+fn live(json: Option<String>) -> PortResult<Option<UserSession>> {
+    let Some(json) = json else { return Ok(None) };
+    let session: UserSession = serde_json::from_str(&json).map_err(|e| corrupt("session", e))?;
+    Ok((!session.is_expired(Utc::now())).then_some(session))
+}
+
+/// Milliseconds left until `at`; at least 1, so a past instant expires at once.
+fn ttl_ms(at: DateTime<Utc>) -> u64 {
+    millis((at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[async_trait]
+impl SessionStore for RedisSessionStore {
+    #[tracing::instrument(skip(self, session), fields(session = %session.id, user = %session.user_id))]
+    async fn create(&self, session: &UserSession) -> PortResult<()> {
+        let keys = self.backend.keys();
+        let json = encode(session)?;
+        let mut conn = self.backend.conn().await?;
+        let created: i64 = CREATE
+            .key(keys.session(session.id))
+            .key(keys.user_sessions(session.user_id))
+            .arg(json)
+            .arg(ttl_ms(session.expires_at))
+            .arg(session.expires_at.timestamp_millis())
+            .arg(session.id.to_string())
+            .invoke_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("create session", e))?;
+        if created == 1 {
+            Ok(())
+        } else {
+            Err(PortError::Conflict(format!(
+                "session {} exists",
+                session.id
+            )))
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn get(&self, id: SessionId) -> PortResult<Option<UserSession>> {
+        live(self.raw(id).await?)
+    }
+
+    async fn validate(&self, id: SessionId) -> PortResult<bool> {
+        Ok(self.get(id).await?.is_some())
+    }
+
+    #[tracing::instrument(skip(self, session), fields(session = %session.id))]
+    async fn update(&self, session: &UserSession) -> PortResult<()> {
+        match self.replace("", session).await? {
+            1 => Ok(()),
+            _ => Err(PortError::NotFound),
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete(&self, id: SessionId) -> PortResult<bool> {
+        let Some(json) = self.raw(id).await? else {
+            return Ok(false);
+        };
+        let session: UserSession =
+            serde_json::from_str(&json).map_err(|e| corrupt("session", e))?;
+        Ok(self.remove(session.user_id, &[id.to_string()]).await? > 0)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn refresh(&self, id: SessionId, expires_at: DateTime<Utc>) -> PortResult<bool> {
+        for _ in 0..REFRESH_ATTEMPTS {
+            let Some(json) = self.raw(id).await? else {
+                return Ok(false);
+            };
+            let Some(mut session) = live(Some(json.clone()))? else {
+                return Ok(false);
+            };
+            session.expires_at = expires_at;
+            match self.replace(&json, &session).await? {
+                1 => return Ok(true),
+                0 => return Ok(false),
+                _ => continue,
+            }
+        }
+        Err(PortError::Unavailable(format!(
+            "session {id} kept changing during refresh"
+        )))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn user_sessions(&self, user: UserId) -> PortResult<Vec<UserSession>> {
+        let ids = self.indexed(user).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = self.backend.keys();
+        let session_keys: Vec<String> = ids.iter().map(|id| keys.session_of(id)).collect();
+        let records: Vec<Option<String>> = {
+            let mut conn = self.backend.conn().await?;
+            redis::cmd("MGET")
+                .arg(&session_keys)
+                .query_async(&mut *conn)
+                .await
+                .map_err(|e| unavailable("MGET sessions", e))?
+        };
+        let mut sessions = Vec::with_capacity(ids.len());
+        let mut dangling = Vec::new();
+        for (id, json) in ids.into_iter().zip(records) {
+            match live(json)? {
+                Some(session) => sessions.push(session),
+                None => dangling.push(id),
+            }
+        }
+        // Entries whose session is gone (deleted elsewhere or expired) are dropped.
+        self.remove(user, &dangling).await?;
+        sessions.sort_by_key(|s| (s.created_at, s.id));
+        Ok(sessions)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete_all_for_user(&self, user: UserId) -> PortResult<u64> {
+        let ids = self.indexed(user).await?;
+        let removed = self.remove(user, &ids).await?;
+        let mut conn = self.backend.conn().await?;
+        redis::cmd("UNLINK")
+            .arg(self.backend.keys().user_sessions(user))
+            .query_async::<u64>(&mut *conn)
+            .await
+            .map_err(|e| unavailable("UNLINK session index", e))?;
+        Ok(removed)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete_others_for_user(&self, user: UserId, keep: SessionId) -> PortResult<u64> {
+        let keep = keep.to_string();
+        let others: Vec<String> = self
+            .indexed(user)
+            .await?
+            .into_iter()
+            .filter(|id| *id != keep)
+            .collect();
+        self.remove(user, &others).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn blacklist_token(
+        &self,
+        token: &TokenFingerprint,
+        expires_at: DateTime<Utc>,
+    ) -> PortResult<()> {
+        if expires_at <= Utc::now() {
+            return Ok(());
+        }
+        let mut conn = self.backend.conn().await?;
+        redis::cmd("SET")
+            .arg(self.backend.keys().blacklist(token.as_str()))
+            .arg(1)
+            .arg("PX")
+            .arg(ttl_ms(expires_at))
+            .query_async::<()>(&mut *conn)
+            .await
+            .map_err(|e| unavailable("SET blacklist", e))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn is_token_blacklisted(&self, token: &TokenFingerprint) -> PortResult<bool> {
+        let mut conn = self.backend.conn().await?;
+        redis::cmd("EXISTS")
+            .arg(self.backend.keys().blacklist(token.as_str()))
+            .query_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("EXISTS blacklist", e))
+    }
+
+    #[tracing::instrument(skip(self, token))]
+    async fn authorize(
+        &self,
+        id: SessionId,
+        token: &TokenFingerprint,
+    ) -> PortResult<Option<UserSession>> {
+        let keys = self.backend.keys();
+        let mut conn = self.backend.conn().await?;
+        let (json, blacklisted): (Option<String>, bool) = redis::pipe()
+            .cmd("GET")
+            .arg(keys.session(id))
+            .cmd("EXISTS")
+            .arg(keys.blacklist(token.as_str()))
+            .query_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("authorize", e))?;
+        if blacklisted {
+            return Ok(None);
+        }
+        live(json)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn clear_all(&self) -> PortResult<u64> {
+        unlink_keys(
+            &self.backend,
+            &["session:*", "user:sessions:*", "token:blacklist:*"],
+        )
+        .await
+    }
+}
