@@ -10,6 +10,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 mod chat_repository;
+mod message_cache;
 mod message_repository;
 mod presence_store;
 mod rate_limiter;
@@ -17,6 +18,7 @@ mod session_store;
 mod user_repository;
 
 pub use chat_repository::MemoryChatRepository;
+pub use message_cache::MemoryMessageCache;
 pub use message_repository::MemoryMessageRepository;
 pub use presence_store::MemoryPresenceStore;
 pub use rate_limiter::MemoryRateLimiter;

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use webchat_memory::{
-    MemoryChatRepository, MemoryMessageRepository, MemoryPresenceStore, MemoryRateLimiter,
-    MemorySessionStore, MemoryUserRepository,
+    MemoryChatRepository, MemoryMessageCache, MemoryMessageRepository, MemoryPresenceStore,
+    MemoryRateLimiter, MemorySessionStore, MemoryUserRepository,
 };
 use webchat_ports::contract::{self, ManualTimeControl, Repositories, TimeControl};
-use webchat_ports::{PresenceStore, RateLimiter, SessionStore};
+use webchat_ports::{MessageCache, PresenceStore, RateLimiter, SessionStore};
 
 fn repositories() -> Repositories {
     Repositories {
@@ -60,6 +60,17 @@ async fn presence_store_conforms() {
         let store: Arc<dyn PresenceStore> =
             Arc::new(MemoryPresenceStore::new(config, time.manual_clock()));
         (store, Arc::new(time) as Arc<dyn TimeControl>)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn message_cache_conforms() {
+    contract::message_cache_contract(|config| async move {
+        let time = ManualTimeControl::new();
+        let cache: Arc<dyn MessageCache> =
+            Arc::new(MemoryMessageCache::new(config, time.manual_clock()));
+        (cache, Arc::new(time) as Arc<dyn TimeControl>)
     })
     .await;
 }

@@ -1,0 +1,76 @@
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use webchat_domain::{ChatId, Message, MessageId, UserId};
+
+use crate::contract::fixtures::micros;
+use crate::contract::TimeControl;
+use crate::{CacheConfig, MessageCache};
+
+mod entries;
+mod window;
+
+type Made = (Arc<dyn MessageCache>, Arc<dyn TimeControl>);
+
+/// MessageCache: entries by id, the recent window rules of the trait docs (created
+/// only by `warm_up`, extended only by newer messages, capped at `RECENT_WINDOW`,
+/// dropped by a delete), the pinned set, `cache_many`, `invalidate_chat`, `stats`,
+/// `clear_all` and expiry. Stores are made with a 2 s ttl; advances 2.6 s in all.
+pub async fn message_cache_contract<F, Fut>(make: F)
+where
+    F: Fn(CacheConfig) -> Fut,
+    Fut: Future<Output = Made>,
+{
+    let fresh = || {
+        make(CacheConfig {
+            ttl: Duration::from_secs(2),
+        })
+    };
+    entries::caches_messages_by_id(fresh().await).await;
+    window::warms_up_and_caps_the_window(fresh().await).await;
+    window::extends_the_window_only_with_newer_messages(fresh().await).await;
+    window::keeps_edits_in_step(fresh().await).await;
+    window::drops_the_window_on_delete(fresh().await).await;
+    entries::keeps_pins_newest_pin_first(fresh().await).await;
+    entries::invalidates_one_chat(fresh().await).await;
+    entries::counts_and_clears(fresh().await).await;
+    entries::expires_entries(fresh().await).await;
+}
+
+fn now(time: &Arc<dyn TimeControl>) -> DateTime<Utc> {
+    micros(time.clock().now())
+}
+
+/// A stored-looking message of `chat` with `seq`.
+fn message(chat: ChatId, seq: i64, at: DateTime<Utc>) -> Message {
+    Message {
+        id: MessageId::new(),
+        chat_id: chat,
+        sender_id: UserId::new(),
+        content: format!("message {seq}"),
+        seq,
+        client_msg_id: None,
+        created_at: at,
+        edited_at: None,
+        pinned_at: None,
+    }
+}
+
+/// A chat's history with seqs 1..=n, newest first (as `warm_up` takes it).
+fn history(chat: ChatId, n: i64, at: DateTime<Utc>) -> Vec<Message> {
+    (1..=n).rev().map(|seq| message(chat, seq, at)).collect()
+}
+
+fn seqs(messages: &[Message]) -> Vec<i64> {
+    messages.iter().map(|m| m.seq).collect()
+}
+
+async fn recent(cache: &Arc<dyn MessageCache>, chat: ChatId, limit: usize) -> Option<Vec<Message>> {
+    cache.recent(chat, limit).await.expect("recent")
+}
+
+async fn cached(cache: &Arc<dyn MessageCache>, id: MessageId) -> Option<Message> {
+    cache.get_cached(id).await.expect("get_cached")
+}
