@@ -10,6 +10,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 mod chat_repository;
+mod event_bus;
 mod message_cache;
 mod message_repository;
 mod presence_store;
@@ -18,6 +19,7 @@ mod session_store;
 mod user_repository;
 
 pub use chat_repository::MemoryChatRepository;
+pub use event_bus::MemoryEventBus;
 pub use message_cache::MemoryMessageCache;
 pub use message_repository::MemoryMessageRepository;
 pub use presence_store::MemoryPresenceStore;

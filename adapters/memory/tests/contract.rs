@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use webchat_memory::{
-    MemoryChatRepository, MemoryMessageCache, MemoryMessageRepository, MemoryPresenceStore,
-    MemoryRateLimiter, MemorySessionStore, MemoryUserRepository,
+    MemoryChatRepository, MemoryEventBus, MemoryMessageCache, MemoryMessageRepository,
+    MemoryPresenceStore, MemoryRateLimiter, MemorySessionStore, MemoryUserRepository,
 };
 use webchat_ports::contract::{self, ManualTimeControl, Repositories, TimeControl};
-use webchat_ports::{MessageCache, PresenceStore, RateLimiter, SessionStore};
+use webchat_ports::{EventBus, MessageCache, PresenceStore, RateLimiter, SessionStore};
 
 fn repositories() -> Repositories {
     Repositories {
@@ -73,4 +73,10 @@ async fn message_cache_conforms() {
         (cache, Arc::new(time) as Arc<dyn TimeControl>)
     })
     .await;
+}
+
+#[tokio::test]
+async fn event_bus_conforms() {
+    contract::event_bus_contract(|| async { Arc::new(MemoryEventBus::new()) as Arc<dyn EventBus> })
+        .await;
 }

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use crate::{Clock, ManualClock};
 
 mod cache;
-// mod event_bus;
+mod event_bus;
 mod fixtures;
 mod presence;
 mod rate_limit;
@@ -29,7 +29,7 @@ mod repository;
 mod session;
 
 pub use cache::message_cache_contract;
-// pub use event_bus::event_bus_contract;
+pub use event_bus::event_bus_contract;
 pub use presence::presence_store_contract;
 pub use rate_limit::rate_limiter_contract;
 pub use repository::{
