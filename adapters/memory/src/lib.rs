@@ -6,6 +6,18 @@
 //! rate-limit counts exact under concurrency, as the port contracts demand. Stores
 //! whose data expires read time only from the `Clock` they are given and expire
 //! entries lazily, on the reads and writes that meet them.
+//!
+//! | port | adapter |
+//! |---|---|
+//! | UserRepository, ChatRepository, MessageRepository | [`MemoryUserRepository`], [`MemoryChatRepository`], [`MemoryMessageRepository`] (or [`memory_repositories`]) |
+//! | SessionStore | [`MemorySessionStore::new(clock)`](MemorySessionStore::new) |
+//! | RateLimiter | [`MemoryRateLimiter::new(clock)`](MemoryRateLimiter::new) |
+//! | PresenceStore | [`MemoryPresenceStore::new(config, clock)`](MemoryPresenceStore::new) |
+//! | MessageCache | [`MemoryMessageCache::new(config, clock)`](MemoryMessageCache::new) |
+//! | EventBus | [`MemoryEventBus::new()`](MemoryEventBus::new): one process only |
+//!
+//! Every adapter passes the conformance suites of `webchat_ports::contract`
+//! (`tests/contract.rs`).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -40,9 +52,9 @@ pub fn memory_repositories() -> (
     )
 }
 
-/// Locks `state`. A panic while holding one of these locks cannot leave the state
-/// half-written in a way later calls would misread (each call writes its changes
-/// last), so a poisoned lock is taken over rather than propagated.
+/// Locks `state`, taking over a poisoned lock: the critical sections run no foreign
+/// code, so the only panics possible inside them (allocation failure) are not worth
+/// turning every later call of a long-running server into a panic too.
 fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
     state
         .lock()

@@ -9,7 +9,7 @@ use webchat_ports::{Clock, PortError, PortResult, SessionStore};
 use crate::lock;
 
 /// Sessions and the token blacklist in memory. Expired entries count as absent at
-/// once and are purged when met, or in a sweep every [`SWEEP_EVERY`] writes.
+/// once and are purged when met, or in a sweep every 1024 writes.
 pub struct MemorySessionStore {
     clock: Arc<dyn Clock>,
     state: Mutex<Sessions>,

@@ -4,7 +4,7 @@
 //!
 //! Suites take a factory that builds a fresh, isolated store (its own key prefix or
 //! database) and a [`TimeControl`] that moves the store's time forward: the memory
-//! adapters advance a [`ManualClock`](crate::ManualClock), the Redis adapter sleeps
+//! adapters advance a [`ManualClock`], the Redis adapter sleeps
 //! (its TTLs are real), so suites ask for short lifetimes via the config they pass
 //! and advance at most a few seconds in all. Repository factories may hand out stores
 //! over a database shared with earlier calls, so those suites use unique names and

@@ -118,6 +118,11 @@ pub(super) async fn expires_records_and_cleans_up_dead_instances((store, time): 
             .is_empty(),
         "a second cleanup finds nothing stale"
     );
+    let active_left = offline(&store, active, &active_socket).await;
+    assert!(
+        active_left.changed,
+        "touch kept the socket registered past online_ttl"
+    );
 
     let last = offline(&store, mixed, &mixed_live).await;
     assert!(
