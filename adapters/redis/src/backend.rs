@@ -3,8 +3,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bb8::{ErrorSink, Pool, PooledConnection};
-use bb8_redis::RedisConnectionManager;
 use redis::RedisError;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -13,9 +11,9 @@ use webchat_ports::{PortError, PortResult};
 
 use crate::config::{ConfigError, RedisConfig};
 use crate::keys::Keys;
-use crate::pubsub::{supervise, Hub};
+use crate::pool::{CommandPool, Conn};
 
-pub(crate) type Conn<'a> = PooledConnection<'a, RedisConnectionManager>;
+use crate::pubsub::{supervise, Hub};
 
 /// One process's handle on Redis. Cheap to clone; every adapter holds one.
 ///
@@ -30,7 +28,7 @@ pub struct RedisBackend {
 }
 
 struct Inner {
-    pool: Pool<RedisConnectionManager>,
+    pool: CommandPool,
     keys: Keys,
     instance: InstanceId,
     hub: Arc<Hub>,
@@ -55,20 +53,6 @@ impl std::fmt::Debug for RedisBackend {
     }
 }
 
-/// bb8 reports background connect failures here; the pub/sub task already logs
-/// outages at `warn`, so these stay at `debug` to keep a down Redis from flooding.
-#[derive(Debug, Clone, Copy)]
-struct LogSink;
-
-impl ErrorSink<RedisError> for LogSink {
-    fn sink(&self, error: RedisError) {
-        tracing::debug!(error = %error, "redis pool connection failed");
-    }
-    fn boxed_clone(&self) -> Box<dyn ErrorSink<RedisError>> {
-        Box::new(*self)
-    }
-}
-
 impl RedisBackend {
     /// Builds the pool and starts the pub/sub task; needs a Tokio runtime. Does not
     /// contact Redis, so it succeeds while Redis is down. `instance` marks this
@@ -79,17 +63,8 @@ impl RedisBackend {
             variable: "REDIS_URL",
             reason: e.to_string(),
         };
-        let manager = RedisConnectionManager::new(config.connection.clone()).map_err(invalid)?;
+        let pool = CommandPool::new(&config).map_err(invalid)?;
         let client = redis::Client::open(config.connection.clone()).map_err(invalid)?;
-        let pool = Pool::builder()
-            .max_size(config.pool_size.max(1))
-            .min_idle(None)
-            .connection_timeout(config.connection_timeout)
-            // A refused connection fails the call at once instead of retrying until
-            // the timeout: a dead Redis must make calls fail fast.
-            .retry_connection(false)
-            .error_sink(Box::new(LogSink))
-            .build_unchecked(manager);
         let hub = Arc::new(Hub::new(instance.as_str().to_owned()));
         let (shutdown, stop) = watch::channel(false);
         let task = tokio::spawn(supervise(
@@ -167,13 +142,10 @@ impl RedisBackend {
         &self.inner.hub
     }
 
-    /// A pooled connection, or `Unavailable` within the pool's connection timeout.
+    /// A pooled connection, or `Unavailable` (at once when Redis refuses connections,
+    /// else within the pool's connection timeout).
     pub(crate) async fn conn(&self) -> PortResult<Conn<'_>> {
-        self.inner
-            .pool
-            .get()
-            .await
-            .map_err(|e| PortError::Unavailable(format!("redis pool: {e}")))
+        self.inner.pool.get().await
     }
 }
 

@@ -59,6 +59,7 @@ mod config;
 pub mod event_bus;
 pub mod health;
 mod keys;
+mod pool;
 pub mod presence;
 mod pubsub;
 pub mod rate_limit;
