@@ -44,16 +44,26 @@ impl RedisMessageCache {
         millis(self.config.ttl)
     }
 
-    /// Queues "cache by id and index by seq" for each message.
-    fn store_all(&self, pipe: &mut redis::Pipeline, messages: &[Message]) -> PortResult<()> {
+    /// Queues "cache by id and index by seq" for each message; with `Write::Missing`
+    /// entries already cached are left as they are.
+    fn store_all(
+        &self,
+        pipe: &mut redis::Pipeline,
+        messages: &[Message],
+        write: Write,
+    ) -> PortResult<()> {
         let keys = self.backend.keys();
         for message in messages {
             let index = keys.chat_messages(message.chat_id);
-            pipe.cmd("SET")
-                .arg(keys.message(message.id))
+            let mut set = redis::cmd("SET");
+            set.arg(keys.message(message.id))
                 .arg(encode(message)?)
                 .arg("PX")
-                .arg(self.ttl())
+                .arg(self.ttl());
+            if write == Write::Missing {
+                set.arg("NX");
+            }
+            pipe.add_command(set)
                 .ignore()
                 .cmd("ZADD")
                 .arg(&index)
@@ -74,6 +84,12 @@ impl RedisMessageCache {
             .await
             .map_err(|e| unavailable(op, e))
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    All,
+    Missing,
 }
 
 fn encode(message: &Message) -> PortResult<String> {
@@ -214,7 +230,9 @@ impl MessageCache for RedisMessageCache {
                 .ignore();
         }
         pipe.cmd("PEXPIRE").arg(&key).arg(self.ttl()).ignore();
-        self.store_all(&mut pipe, pinned)?;
+        // `pinned` reads the messages by id, so they must be cached; but entries
+        // already cached are what `get_cached` answers and stay as they are.
+        self.store_all(&mut pipe, pinned, Write::Missing)?;
         self.exec("cache_pinned", &pipe).await
     }
 
@@ -263,7 +281,7 @@ impl MessageCache for RedisMessageCache {
             return Ok(());
         }
         let mut pipe = redis::pipe();
-        self.store_all(&mut pipe, messages)?;
+        self.store_all(&mut pipe, messages, Write::All)?;
         self.exec("cache_many", &pipe).await
     }
 
@@ -287,7 +305,7 @@ impl MessageCache for RedisMessageCache {
             .arg(&key)
             .arg(self.ttl())
             .ignore();
-        self.store_all(&mut pipe, window)?;
+        self.store_all(&mut pipe, window, Write::All)?;
         self.exec("warm_up", &pipe).await
     }
 

@@ -5,11 +5,19 @@ mod common;
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+use webchat_domain::{Event, Topic};
 use webchat_ports::contract::{
-    presence_store_contract, rate_limiter_contract, session_store_contract,
+    event_bus_contract, message_cache_contract, presence_store_contract, rate_limiter_contract,
+    session_store_contract,
 };
-use webchat_ports::{PresenceConfig, PresenceStore, RateLimiter, SessionStore};
-use webchat_redis::{RedisPresenceStore, RedisRateLimiter, RedisSessionStore};
+use webchat_ports::{
+    CacheConfig, EventBus, EventStream, MessageCache, PortResult, PresenceConfig, PresenceStore,
+    RateLimiter, SessionStore,
+};
+use webchat_redis::{
+    RedisEventBus, RedisMessageCache, RedisPresenceStore, RedisRateLimiter, RedisSessionStore,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_store_conforms() {
@@ -63,4 +71,75 @@ async fn rate_limiter_conforms() {
     })
     .await;
     isolation.wipe().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_cache_conforms() {
+    let Some(url) = common::redis_or_skip().await else {
+        return;
+    };
+    let isolation = common::Isolation::new(&url);
+    message_cache_contract(|config: CacheConfig| {
+        let isolation = Arc::clone(&isolation);
+        async move {
+            let cache: Arc<dyn MessageCache> =
+                Arc::new(RedisMessageCache::new(isolation.backend(), config));
+            (cache, common::real_time())
+        }
+    })
+    .await;
+    isolation.wipe().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_bus_conforms() {
+    let Some(url) = common::redis_or_skip().await else {
+        return;
+    };
+    let isolation = common::Isolation::new(&url);
+    event_bus_contract(|| {
+        let isolation = Arc::clone(&isolation);
+        async move {
+            let bus: Arc<dyn EventBus> = Arc::new(RedisEventBus::new(isolation.backend()));
+            bus
+        }
+    })
+    .await;
+    isolation.wipe().await;
+}
+
+/// Publishes through one process and subscribes through another, so every event
+/// the suite checks has crossed Redis (order, once-only, subscribe-then-publish).
+struct AcrossProcesses {
+    publisher: RedisEventBus,
+    subscriber: RedisEventBus,
+}
+
+#[async_trait]
+impl EventBus for AcrossProcesses {
+    async fn publish(&self, event: &Event) -> PortResult<()> {
+        self.publisher.publish(event).await
+    }
+    async fn subscribe(&self, topic: &Topic) -> PortResult<EventStream> {
+        self.subscriber.subscribe(topic).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_bus_conforms_across_processes() {
+    let Some(url) = common::redis_or_skip().await else {
+        return;
+    };
+    event_bus_contract(|| {
+        let url = url.clone();
+        async move {
+            let prefix = common::unique_prefix();
+            let bus: Arc<dyn EventBus> = Arc::new(AcrossProcesses {
+                publisher: RedisEventBus::new(common::backend_with_prefix(&url, &prefix)),
+                subscriber: RedisEventBus::new(common::backend_with_prefix(&url, &prefix)),
+            });
+            bus
+        }
+    })
+    .await;
 }
