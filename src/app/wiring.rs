@@ -1,0 +1,146 @@
+//! Picks the adapters the configuration asks for: Redis for presence, sessions, rate
+//! limits, cache and events when Redis is configured; PostgreSQL for users, chats
+//! and messages when a database is; memory for whatever is not.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use webchat_ports::{CacheConfig, Clock, HealthCheck, PresenceConfig, SystemClock};
+use webchat_postgres::PgBackend;
+use webchat_redis::{
+    RedisBackend, RedisEventBus, RedisHealthCheck, RedisMessageCache, RedisPresenceStore,
+    RedisRateLimiter, RedisSessionStore,
+};
+
+use super::{App, Ports, Repositories};
+use crate::config::Config;
+use crate::usecase::tokens::random_hex;
+
+/// The external backends a running App holds, to be shut down with it.
+#[derive(Clone, Default)]
+pub struct Backends {
+    pub redis: Option<RedisBackend>,
+    pub postgres: Option<PgBackend>,
+}
+
+impl Backends {
+    pub async fn shutdown(&self) {
+        if let Some(redis) = &self.redis {
+            redis.shutdown().await;
+        }
+    }
+}
+
+/// The seed's reconnect backoff: `min(attempt * 50 ms, 2 s)`.
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((u64::from(attempt) * 50).min(2000))
+}
+
+/// Runs the migrations, retrying while the database is unreachable (bounded, so a
+/// misconfigured URL ends startup instead of hanging it).
+pub async fn migrate(pg: &PgBackend) -> anyhow::Result<usize> {
+    let mut attempt = 0;
+    loop {
+        match pg.run_migrations().await {
+            Ok(applied) => return Ok(applied),
+            Err(e) if e.is_unavailable() && attempt < 40 => {
+                attempt += 1;
+                let wait = backoff(attempt);
+                tracing::warn!(error = %e, attempt, ?wait, "database unreachable, retrying");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e).context("running database migrations"),
+        }
+    }
+}
+
+/// Connects PostgreSQL (migrated) or falls back to memory repositories.
+async fn repositories(config: &Config) -> anyhow::Result<(Repositories, Option<PgBackend>)> {
+    let Some(url) = &config.database_url else {
+        return Ok((Repositories::default(), None));
+    };
+    let pg = PgBackend::connect(url).context("DATABASE_URL")?;
+    let applied = migrate(&pg).await?;
+    tracing::info!(applied, "database migrations up to date");
+    let repos = Repositories {
+        users: Arc::new(pg.users()),
+        chats: Arc::new(pg.chats()),
+        messages: Arc::new(pg.messages()),
+    };
+    Ok((repos, Some(pg)))
+}
+
+/// Builds the App the configuration describes.
+pub async fn build(config: &Config) -> anyhow::Result<(App, Backends)> {
+    let (repos, postgres) = repositories(config).await?;
+    build_with(config, repos, postgres).await
+}
+
+/// Builds the App over given repositories (tests share one set between instances).
+pub async fn build_with(
+    config: &Config,
+    repos: Repositories,
+    postgres: Option<PgBackend>,
+) -> anyhow::Result<(App, Backends)> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
+    if let Some(pg) = &postgres {
+        health.push(Arc::new(pg.health_check()));
+    }
+    let repo_name = if postgres.is_some() {
+        "postgres"
+    } else {
+        "memory"
+    };
+    let (ports, redis, secret) = match &config.redis {
+        None => {
+            let secret = config.jwt_secret.clone().unwrap_or_else(|| random_hex(32));
+            (Ports::in_memory(repos, clock), None, secret)
+        }
+        Some(redis_config) => {
+            let Some(secret) = config.jwt_secret.clone() else {
+                bail!("WEBCHAT_JWT_SECRET is required when Redis is configured: every instance must share it");
+            };
+            let backend = RedisBackend::start(redis_config.clone(), config.instance_id.clone())
+                .context("REDIS_URL")?;
+            health.push(Arc::new(RedisHealthCheck::new(backend.clone())));
+            let ports = Ports {
+                users: repos.users,
+                chats: repos.chats,
+                messages: repos.messages,
+                presence: Arc::new(RedisPresenceStore::new(
+                    backend.clone(),
+                    PresenceConfig::default(),
+                )),
+                sessions: Arc::new(RedisSessionStore::new(backend.clone())),
+                rate_limiter: Arc::new(RedisRateLimiter::new(backend.clone())),
+                cache: Arc::new(RedisMessageCache::new(
+                    backend.clone(),
+                    CacheConfig::default(),
+                )),
+                bus: Arc::new(RedisEventBus::new(backend.clone())),
+                clock,
+            };
+            (ports, Some(backend), secret)
+        }
+    };
+    let shared = if redis.is_some() { "redis" } else { "memory" };
+    let backends_line = format!(
+        "repositories={repo_name} presence={shared} sessions={shared} rate_limits={shared} cache={shared} events={shared}"
+    );
+    let app = App::from_ports(ports, config, secret.as_bytes(), health, backends_line);
+    Ok((app, Backends { redis, postgres }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_follows_the_seed() {
+        assert_eq!(backoff(1), Duration::from_millis(50));
+        assert_eq!(backoff(10), Duration::from_millis(500));
+        assert_eq!(backoff(100), Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,150 @@
+//! Typed configuration from the environment (CONTRACT.md, "Configuration").
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use webchat_domain::{InstanceId, RateLimitPolicy};
+use webchat_redis::RedisConfig;
+
+/// Everything the server reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    /// From `REDIS_URL`, or `REDIS_HOST`/`PORT`/`PASSWORD`/`DB`, with the key prefix.
+    pub redis: Option<RedisConfig>,
+    pub database_url: Option<String>,
+    pub jwt_secret: Option<String>,
+    pub throttle_default: RateLimitPolicy,
+    pub throttle_strict: RateLimitPolicy,
+    /// `WEBCHAT_INSTANCE_ID`, or random: names this process in socket ids.
+    pub instance_id: InstanceId,
+    /// How often the presence cleanup job runs (`WEBCHAT_PRESENCE_CLEANUP_SECS`).
+    pub cleanup_interval: Duration,
+    /// `WEBCHAT_TRUST_PROXY=1`: take client IPs from `X-Forwarded-For` (set it only
+    /// behind a reverse proxy that overwrites that header).
+    pub trust_proxy: bool,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads configuration through `get` (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let port = match get("PORT") {
+            Some(p) => p
+                .parse()
+                .with_context(|| format!("PORT: not a port: {p:?}"))?,
+            None => 4000,
+        };
+        let redis = RedisConfig::from_env_map(&get)?;
+        let database_url = get("DATABASE_URL");
+        if let Some(url) = &database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("DATABASE_URL: expected postgres://user@host:port/db");
+            }
+        }
+        let policy = |var: &str, name: &str, default: RateLimitPolicy| -> anyhow::Result<_> {
+            match get(var) {
+                Some(spec) => {
+                    RateLimitPolicy::parse_spec(name, &spec).with_context(|| var.to_owned())
+                }
+                None => Ok(default),
+            }
+        };
+        let instance_id = match get("WEBCHAT_INSTANCE_ID") {
+            Some(id) => InstanceId::parse(&id).context("WEBCHAT_INSTANCE_ID")?,
+            None => InstanceId::random(),
+        };
+        let cleanup_secs: u64 = match get("WEBCHAT_PRESENCE_CLEANUP_SECS") {
+            Some(s) => s.parse().context("WEBCHAT_PRESENCE_CLEANUP_SECS")?,
+            None => 30,
+        };
+        Ok(Self {
+            host: get("HOST").unwrap_or_else(|| "127.0.0.1".into()),
+            port,
+            redis,
+            database_url,
+            jwt_secret: get("WEBCHAT_JWT_SECRET"),
+            throttle_default: policy(
+                "WEBCHAT_THROTTLE_DEFAULT",
+                "default",
+                RateLimitPolicy::default_policy(),
+            )?,
+            throttle_strict: policy(
+                "WEBCHAT_THROTTLE_STRICT",
+                "strict",
+                RateLimitPolicy::strict_policy(),
+            )?,
+            instance_id,
+            cleanup_interval: Duration::from_secs(cleanup_secs.max(1)),
+            trust_proxy: matches!(
+                get("WEBCHAT_TRUST_PROXY").as_deref(),
+                Some("1" | "true" | "yes")
+            ),
+        })
+    }
+
+    /// Defaults for tests and embedded use: memory backends, port 0.
+    pub fn for_tests() -> Self {
+        let mut config = Self::from_lookup(|_| None).expect("defaults are valid");
+        config.port = 0;
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = with(&[]).unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 4000));
+        assert!(c.redis.is_none() && c.database_url.is_none());
+        assert_eq!(
+            (c.throttle_default.limit, c.throttle_strict.limit),
+            (100, 10)
+        );
+    }
+
+    #[test]
+    fn redis_is_configured_by_url_or_host_with_the_prefix() {
+        let c = with(&[("REDIS_HOST", "cache"), ("WEBCHAT_KEY_PREFIX", "x:")]).unwrap();
+        assert_eq!(c.redis.expect("redis configured").key_prefix, "x:");
+        assert!(with(&[("REDIS_URL", "redis://127.0.0.1:1/0")])
+            .unwrap()
+            .redis
+            .is_some());
+    }
+
+    #[test]
+    fn malformed_values_name_their_variable() {
+        for (var, value) in [
+            ("PORT", "x"),
+            ("REDIS_URL", "http://x"),
+            ("DATABASE_URL", "mysql://x"),
+            ("WEBCHAT_THROTTLE_STRICT", "ten"),
+        ] {
+            let err = format!("{:#}", with(&[(var, value)]).unwrap_err());
+            assert!(err.contains(var), "{var}: {err}");
+        }
+        let c = with(&[("WEBCHAT_THROTTLE_STRICT", "3/10")]).unwrap();
+        assert_eq!(
+            (c.throttle_strict.limit, c.throttle_strict.window),
+            (3, Duration::from_secs(10))
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! `/api/auth/*`, `/api/sessions`, `/api/users/*`.
+
+use poem::web::Data;
+use poem::Request;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi, Tags};
+use uuid::Uuid;
+
+use super::dto::{
+    LoginRequest, OnlineUsersDto, PresenceDto, RefreshRequest, RegisterRequest, SessionDto,
+    TokenResponse, UserDto,
+};
+use super::error::ApiResult;
+use super::{BearerAuth, ClientIp};
+use crate::app::App;
+use crate::usecase::auth::ClientInfo;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Registration, login, tokens and sessions.
+    Auth,
+    /// Users and presence.
+    Users,
+    /// Chats and membership.
+    Chats,
+    /// Messages: history, send, edit, delete, pin.
+    Messages,
+    /// Liveness and backend health.
+    Health,
+}
+
+#[derive(ApiResponse)]
+pub enum Created<T: poem_openapi::types::ToJSON + Send + Sync> {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<T>),
+}
+
+#[derive(ApiResponse)]
+pub enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+pub struct AuthApi {
+    pub app: App,
+}
+
+#[OpenApi(tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Create a user. Throttled by the `strict` policy per client IP.
+    #[oai(path = "/api/auth/register", method = "post")]
+    async fn register(&self, body: Json<RegisterRequest>) -> ApiResult<Created<UserDto>> {
+        let b = body.0;
+        let user = self
+            .app
+            .auth
+            .register(&b.username, &b.password, b.display_name.as_deref())
+            .await?;
+        Ok(Created::Created(Json(user.into())))
+    }
+
+    /// Log in: creates a session (with IP and user agent) and returns a token pair.
+    /// Unknown user and wrong password get the same 401 `invalid_credentials`.
+    /// Throttled by the `strict` policy per client IP.
+    #[oai(path = "/api/auth/login", method = "post")]
+    async fn login(
+        &self,
+        body: Json<LoginRequest>,
+        ip: Data<&ClientIp>,
+        req: &Request,
+    ) -> ApiResult<Json<TokenResponse>> {
+        let client = ClientInfo {
+            ip: Some(ip.0 .0.clone()),
+            user_agent: req
+                .header(poem::http::header::USER_AGENT)
+                .map(str::to_owned),
+        };
+        let pair = self
+            .app
+            .auth
+            .login(&body.0.username, &body.0.password, client)
+            .await?;
+        Ok(Json(pair.into()))
+    }
+
+    /// Exchange a refresh token for a new pair. Rotates: the old refresh token stops
+    /// working.
+    #[oai(path = "/api/auth/refresh", method = "post")]
+    async fn refresh(&self, body: Json<RefreshRequest>) -> ApiResult<Json<TokenResponse>> {
+        let pair = self.app.auth.refresh(&body.0.refresh_token).await?;
+        Ok(Json(pair.into()))
+    }
+
+    /// End the current session; its access token is refused from now on.
+    #[oai(path = "/api/auth/logout", method = "post")]
+    async fn logout(&self, auth: BearerAuth) -> ApiResult<NoContent> {
+        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
+        self.app.auth.logout(&ctx).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// End every session of the current user.
+    #[oai(path = "/api/auth/logout-all", method = "post")]
+    async fn logout_all(&self, auth: BearerAuth) -> ApiResult<NoContent> {
+        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
+        self.app.auth.logout_all(&ctx).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// End every session of the current user except the current one.
+    #[oai(path = "/api/auth/logout-others", method = "post")]
+    async fn logout_others(&self, auth: BearerAuth) -> ApiResult<NoContent> {
+        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
+        self.app.auth.logout_others(&ctx).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// The current user's live sessions, oldest first.
+    #[oai(path = "/api/sessions", method = "get")]
+    async fn sessions(&self, auth: BearerAuth) -> ApiResult<Json<Vec<SessionDto>>> {
+        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
+        let sessions = self.app.auth.sessions(&ctx).await?;
+        Ok(Json(sessions.into_iter().map(Into::into).collect()))
+    }
+
+    /// Revoke one of the current user's sessions (404 for anyone else's).
+    #[oai(path = "/api/sessions/:id", method = "delete")]
+    async fn revoke_session(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
+        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
+        self.app.auth.revoke_session(&ctx, id.0.into()).await?;
+        Ok(NoContent::NoContent)
+    }
+}
+
+pub struct UserApi {
+    pub app: App,
+}
+
+#[OpenApi(tag = "ApiTags::Users")]
+impl UserApi {
+    /// The current user.
+    #[oai(path = "/api/users/me", method = "get")]
+    async fn me(&self, auth: BearerAuth) -> ApiResult<Json<UserDto>> {
+        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
+        Ok(Json(self.app.auth.me(&ctx).await?.into()))
+    }
+
+    /// Everyone online or away, on any instance.
+    #[oai(path = "/api/users/online", method = "get")]
+    async fn online(&self, auth: BearerAuth) -> ApiResult<Json<OnlineUsersDto>> {
+        self.app.auth.authenticate(&auth.0.token).await?;
+        let users = self.app.presence.online().await?;
+        Ok(Json(OnlineUsersDto {
+            count: users.len() as u64,
+            users: users.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// A user's presence; unknown or never seen users are `offline`.
+    #[oai(path = "/api/users/:id/presence", method = "get")]
+    async fn presence(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<PresenceDto>> {
+        self.app.auth.authenticate(&auth.0.token).await?;
+        Ok(Json(self.app.presence.get(id.0.into()).await?.into()))
+    }
+}

@@ -1,0 +1,196 @@
+//! `/api/chats/*` and `/api/messages/*`.
+
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::OpenApi;
+use uuid::Uuid;
+use webchat_domain::UserId;
+
+use super::auth_api::{ApiTags, Created, NoContent};
+use super::dto::{
+    messages, AddMemberRequest, ChatDetailDto, ChatDto, CreateChatRequest, EditMessageRequest,
+    MessageDto, SendMessageRequest,
+};
+use super::error::ApiResult;
+use super::BearerAuth;
+use crate::app::App;
+
+pub struct ChatApi {
+    pub app: App,
+}
+
+impl ChatApi {
+    async fn user(&self, auth: &BearerAuth) -> ApiResult<UserId> {
+        Ok(self.app.auth.authenticate(&auth.0.token).await?.user_id)
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Chats")]
+impl ChatApi {
+    /// Create a chat; the creator is a member. Every member's open sockets are
+    /// subscribed and receive `chat.joined`.
+    #[oai(path = "/api/chats", method = "post")]
+    async fn create(
+        &self,
+        auth: BearerAuth,
+        body: Json<CreateChatRequest>,
+    ) -> ApiResult<Created<ChatDetailDto>> {
+        let user = self.user(&auth).await?;
+        let members: Vec<UserId> = body.0.member_ids.iter().map(|id| (*id).into()).collect();
+        let view = self.app.chats.create(user, &body.0.name, &members).await?;
+        Ok(Created::Created(Json(view.into())))
+    }
+
+    /// The chats the current user belongs to, oldest first.
+    #[oai(path = "/api/chats", method = "get")]
+    async fn list(&self, auth: BearerAuth) -> ApiResult<Json<Vec<ChatDto>>> {
+        let user = self.user(&auth).await?;
+        let chats = self.app.chats.list(user).await?;
+        Ok(Json(chats.into_iter().map(Into::into).collect()))
+    }
+
+    /// One chat with its members (members only).
+    #[oai(path = "/api/chats/:id", method = "get")]
+    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<ChatDetailDto>> {
+        let user = self.user(&auth).await?;
+        Ok(Json(self.app.chats.get(user, id.0.into()).await?.into()))
+    }
+
+    /// Add a member (members only); their open sockets receive `chat.joined`.
+    #[oai(path = "/api/chats/:id/members", method = "post")]
+    async fn add_member(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<AddMemberRequest>,
+    ) -> ApiResult<Json<ChatDetailDto>> {
+        let user = self.user(&auth).await?;
+        let view = self
+            .app
+            .chats
+            .add_member(user, id.0.into(), body.0.user_id.into())
+            .await?;
+        Ok(Json(view.into()))
+    }
+
+    /// History, newest first: `limit` 1..100 (default 50) messages with
+    /// `seq < before_seq`. Served from the recent cache when it covers the page.
+    #[oai(path = "/api/chats/:id/messages", method = "get")]
+    async fn history(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        limit: Query<Option<u32>>,
+        before_seq: Query<Option<i64>>,
+    ) -> ApiResult<Json<Vec<MessageDto>>> {
+        let user = self.user(&auth).await?;
+        let page = self
+            .app
+            .messages
+            .history(user, id.0.into(), before_seq.0, limit.0.map(|l| l as usize))
+            .await?;
+        Ok(Json(messages(page)))
+    }
+
+    /// Send a message (members only). Throttled by the `strict` policy per user,
+    /// shared with WebSocket sends. The same `client_msg_id` twice returns the same
+    /// message.
+    #[oai(path = "/api/chats/:id/messages", method = "post")]
+    async fn send(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<SendMessageRequest>,
+    ) -> ApiResult<Created<MessageDto>> {
+        let user = self.user(&auth).await?;
+        let message = self
+            .app
+            .messages
+            .send(
+                user,
+                id.0.into(),
+                &body.0.content,
+                body.0.client_msg_id.as_deref(),
+            )
+            .await?;
+        Ok(Created::Created(Json(message.into())))
+    }
+
+    /// Pinned messages, newest pin first (members only).
+    #[oai(path = "/api/chats/:id/pinned", method = "get")]
+    async fn pinned(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<Vec<MessageDto>>> {
+        let user = self.user(&auth).await?;
+        Ok(Json(messages(
+            self.app.messages.pinned(user, id.0.into()).await?,
+        )))
+    }
+}
+
+pub struct MessageApi {
+    pub app: App,
+}
+
+#[OpenApi(tag = "ApiTags::Messages")]
+impl MessageApi {
+    /// One message (members of its chat only).
+    #[oai(path = "/api/messages/:id", method = "get")]
+    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<MessageDto>> {
+        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
+        Ok(Json(
+            self.app
+                .messages
+                .get(ctx.user_id, id.0.into())
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Edit a message (its author only).
+    #[oai(path = "/api/messages/:id", method = "patch")]
+    async fn edit(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<EditMessageRequest>,
+    ) -> ApiResult<Json<MessageDto>> {
+        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
+        let m = self
+            .app
+            .messages
+            .edit(ctx.user_id, id.0.into(), &body.0.content)
+            .await?;
+        Ok(Json(m.into()))
+    }
+
+    /// Delete a message (its author only).
+    #[oai(path = "/api/messages/:id", method = "delete")]
+    async fn delete(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
+        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
+        self.app.messages.delete(ctx.user_id, id.0.into()).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Pin a message (members only).
+    #[oai(path = "/api/messages/:id/pin", method = "post")]
+    async fn pin(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<MessageDto>> {
+        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
+        let m = self
+            .app
+            .messages
+            .set_pinned(ctx.user_id, id.0.into(), true)
+            .await?;
+        Ok(Json(m.into()))
+    }
+
+    /// Unpin a message (members only).
+    #[oai(path = "/api/messages/:id/pin", method = "delete")]
+    async fn unpin(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<MessageDto>> {
+        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
+        let m = self
+            .app
+            .messages
+            .set_pinned(ctx.user_id, id.0.into(), false)
+            .await?;
+        Ok(Json(m.into()))
+    }
+}

@@ -1,0 +1,234 @@
+//! The JSON shapes of the API. WebSocket frames reuse them (`to_json`), so a message
+//! looks the same over REST and over a socket.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use uuid::Uuid;
+use webchat_domain::{Chat, Message, PresenceStatus, User, UserPresence};
+
+use crate::usecase::auth::{SessionView, TokenPair};
+use crate::usecase::chat::ChatView;
+
+#[derive(Debug, Clone, Object)]
+pub struct UserDto {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserDto {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id.into(),
+            username: u.username.into_inner(),
+            display_name: u.display_name.into_inner(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct RegisterRequest {
+    pub username: String,
+    pub password: String,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub session_id: Uuid,
+    /// When the access token expires.
+    pub expires_at: DateTime<Utc>,
+    pub user: UserDto,
+}
+
+impl From<TokenPair> for TokenResponse {
+    fn from(p: TokenPair) -> Self {
+        Self {
+            access_token: p.access_token,
+            refresh_token: p.refresh_token,
+            session_id: p.session_id.into(),
+            expires_at: p.expires_at,
+            user: p.user.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct SessionDto {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// True for the session of the token making this request.
+    pub current: bool,
+}
+
+impl From<SessionView> for SessionDto {
+    fn from(v: SessionView) -> Self {
+        Self {
+            id: v.session.id.into(),
+            created_at: v.session.created_at,
+            expires_at: v.session.expires_at,
+            ip: v.session.ip,
+            user_agent: v.session.user_agent,
+            current: v.current,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum PresenceStatusDto {
+    Online,
+    Away,
+    Offline,
+}
+
+impl From<PresenceStatus> for PresenceStatusDto {
+    fn from(s: PresenceStatus) -> Self {
+        match s {
+            PresenceStatus::Online => Self::Online,
+            PresenceStatus::Away => Self::Away,
+            PresenceStatus::Offline => Self::Offline,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct PresenceDto {
+    pub user_id: Uuid,
+    pub status: PresenceStatusDto,
+    pub last_seen: DateTime<Utc>,
+}
+
+impl From<UserPresence> for PresenceDto {
+    fn from(p: UserPresence) -> Self {
+        Self {
+            user_id: p.user_id.into(),
+            status: p.status.into(),
+            last_seen: p.last_seen,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct OnlineUsersDto {
+    pub count: u64,
+    pub users: Vec<PresenceDto>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct CreateChatRequest {
+    pub name: String,
+    /// Other members; the creator is always a member.
+    #[oai(default)]
+    pub member_ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct AddMemberRequest {
+    pub user_id: Uuid,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ChatDto {
+    pub id: Uuid,
+    pub name: String,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Chat> for ChatDto {
+    fn from(c: Chat) -> Self {
+        Self {
+            id: c.id.into(),
+            name: c.name.into_inner(),
+            created_by: c.created_by.into(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// A chat with its members.
+#[derive(Debug, Clone, Object)]
+pub struct ChatDetailDto {
+    pub id: Uuid,
+    pub name: String,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub member_ids: Vec<Uuid>,
+}
+
+impl From<ChatView> for ChatDetailDto {
+    fn from(v: ChatView) -> Self {
+        Self {
+            id: v.chat.id.into(),
+            name: v.chat.name.into_inner(),
+            created_by: v.chat.created_by.into(),
+            created_at: v.chat.created_at,
+            member_ids: v.member_ids.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct SendMessageRequest {
+    pub content: String,
+    /// Idempotency key: the same key from the same sender returns the same message.
+    pub client_msg_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct EditMessageRequest {
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct MessageDto {
+    pub id: Uuid,
+    pub chat_id: Uuid,
+    pub sender_id: Uuid,
+    pub content: String,
+    /// Per-chat, gapless, strictly increasing: orders history, drives recovery.
+    pub seq: i64,
+    pub client_msg_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub pinned_at: Option<DateTime<Utc>>,
+}
+
+impl From<Message> for MessageDto {
+    fn from(m: Message) -> Self {
+        Self {
+            id: m.id.into(),
+            chat_id: m.chat_id.into(),
+            sender_id: m.sender_id.into(),
+            content: m.content,
+            seq: m.seq,
+            client_msg_id: m.client_msg_id.map(|c| c.into_inner()),
+            created_at: m.created_at,
+            edited_at: m.edited_at,
+            pinned_at: m.pinned_at,
+        }
+    }
+}
+
+pub fn messages(ms: Vec<Message>) -> Vec<MessageDto> {
+    ms.into_iter().map(Into::into).collect()
+}

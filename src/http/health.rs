@@ -1,0 +1,96 @@
+//! `/health` in the shape of NestJS Terminus, and `/health/live`.
+
+use std::collections::BTreeMap;
+
+use futures::future::join_all;
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::auth_api::ApiTags;
+use crate::app::App;
+
+#[derive(Debug, Clone, Object)]
+pub struct HealthEntry {
+    /// `up` or `down`.
+    pub status: String,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct HealthReport {
+    /// `ok` when every backend is up, `error` otherwise.
+    pub status: String,
+    /// The backends that are up.
+    pub info: BTreeMap<String, HealthEntry>,
+    /// The backends that are down.
+    pub error: BTreeMap<String, HealthEntry>,
+    /// Every backend.
+    pub details: BTreeMap<String, HealthEntry>,
+}
+
+#[derive(ApiResponse)]
+pub enum HealthResponse {
+    /// Every backend is up.
+    #[oai(status = 200)]
+    Ok(Json<HealthReport>),
+    /// At least one backend is down.
+    #[oai(status = 503)]
+    Down(Json<HealthReport>),
+}
+
+pub struct HealthApi {
+    pub app: App,
+}
+
+#[OpenApi(tag = "ApiTags::Health")]
+impl HealthApi {
+    /// One entry per backend (`database`, `redis`; `memory` when embedded).
+    #[oai(path = "/health", method = "get")]
+    async fn health(&self) -> HealthResponse {
+        let results = join_all(self.app.health.iter().map(|check| async move {
+            let result = tokio::time::timeout(std::time::Duration::from_secs(3), check.check())
+                .await
+                .unwrap_or_else(|_| Err(webchat_ports::PortError::unavailable("timed out")));
+            (check.name(), result)
+        }))
+        .await;
+        let mut report = HealthReport {
+            status: "ok".into(),
+            info: BTreeMap::new(),
+            error: BTreeMap::new(),
+            details: BTreeMap::new(),
+        };
+        if results.is_empty() {
+            let up = HealthEntry {
+                status: "up".into(),
+                message: None,
+            };
+            report.info.insert("memory".into(), up.clone());
+            report.details.insert("memory".into(), up);
+        }
+        for (name, result) in results {
+            let entry = HealthEntry {
+                status: if result.is_ok() { "up" } else { "down" }.into(),
+                message: result.err().map(|e| e.to_string()),
+            };
+            if entry.message.is_some() {
+                report.status = "error".into();
+                report.error.insert(name.into(), entry.clone());
+            } else {
+                report.info.insert(name.into(), entry.clone());
+            }
+            report.details.insert(name.into(), entry);
+        }
+        if report.status == "ok" {
+            HealthResponse::Ok(Json(report))
+        } else {
+            HealthResponse::Down(Json(report))
+        }
+    }
+
+    /// 200 while the process runs.
+    #[oai(path = "/health/live", method = "get")]
+    async fn live(&self) -> PlainText<&'static str> {
+        PlainText("ok")
+    }
+}

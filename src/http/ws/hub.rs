@@ -1,0 +1,285 @@
+//! This instance's sockets and their bus subscriptions.
+//!
+//! The hub subscribes to a chat's topic only while at least one local socket is in
+//! that chat, and to a user's topic only while that user has a local socket
+//! (reference counting by the sets below). Every event is rendered once and copied
+//! to the local sockets it concerns. A socket whose outbound buffer is full is a
+//! slow consumer: it is told to close rather than let memory grow.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+use webchat_domain::event::Topic;
+use webchat_domain::{ChatId, Event, UserId};
+use webchat_ports::{EventBus, PortResult};
+
+use super::protocol;
+use crate::usecase::chat::ChatView;
+
+pub type ConnId = u64;
+
+/// How many frames may wait for a slow socket before it is disconnected.
+pub const OUTBOUND_BUFFER: usize = 1024;
+
+/// The hub's handle on one socket.
+struct Conn {
+    user: UserId,
+    tx: mpsc::Sender<String>,
+    kill: Arc<Notify>,
+    chats: HashSet<ChatId>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: ConnId,
+    conns: HashMap<ConnId, Conn>,
+    users: HashMap<UserId, HashSet<ConnId>>,
+    chats: HashMap<ChatId, HashSet<ConnId>>,
+}
+
+impl State {
+    fn interested(&self, topic: &Topic) -> bool {
+        match topic {
+            Topic::Chat(c) => self.chats.contains_key(c),
+            Topic::User(u) => self.users.contains_key(u),
+            Topic::Presence => true,
+        }
+    }
+
+    fn deliver(&self, conn: ConnId, frame: &str) {
+        if let Some(c) = self.conns.get(&conn) {
+            if let Err(mpsc::error::TrySendError::Full(_)) = c.tx.try_send(frame.to_owned()) {
+                tracing::warn!(conn, "slow consumer: closing socket");
+                c.kill.notify_one();
+            }
+        }
+    }
+}
+
+pub struct Hub {
+    bus: Arc<dyn EventBus>,
+    state: Mutex<State>,
+    subs: tokio::sync::Mutex<HashMap<Topic, JoinHandle<()>>>,
+    me: Weak<Hub>,
+}
+
+impl Hub {
+    /// A hub over `bus`, already listening to presence events.
+    pub async fn start(bus: Arc<dyn EventBus>) -> Arc<Self> {
+        let hub = Arc::new_cyclic(|me| Self {
+            bus,
+            state: Mutex::default(),
+            subs: tokio::sync::Mutex::default(),
+            me: me.clone(),
+        });
+        if let Err(e) = hub.ensure_subscribed(Topic::Presence).await {
+            tracing::warn!(error = %e, "cannot subscribe to presence events yet");
+        }
+        hub
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sockets currently registered.
+    pub fn connections(&self) -> usize {
+        self.state().conns.len()
+    }
+
+    async fn ensure_subscribed(&self, topic: Topic) -> PortResult<()> {
+        let mut subs = self.subs.lock().await;
+        if subs.get(&topic).is_some_and(|h| !h.is_finished()) {
+            return Ok(());
+        }
+        let mut stream = self.bus.subscribe(&topic).await?;
+        let hub = self.me.clone();
+        let task = tokio::spawn(async move {
+            while let Some(event) = stream.next().await {
+                match hub.upgrade() {
+                    Some(hub) => hub.dispatch(event),
+                    None => break,
+                }
+            }
+        });
+        subs.insert(topic, task);
+        Ok(())
+    }
+
+    /// Drops the subscription to `topic` once no local socket needs it.
+    async fn release(&self, topic: Topic) {
+        let mut subs = self.subs.lock().await;
+        if !self.state().interested(&topic) {
+            if let Some(task) = subs.remove(&topic) {
+                task.abort();
+            }
+        }
+    }
+
+    /// Registers a socket of `user`; frames for it go to `tx`, and `kill` is
+    /// notified if it cannot keep up.
+    pub async fn register(
+        &self,
+        user: UserId,
+        tx: mpsc::Sender<String>,
+        kill: Arc<Notify>,
+    ) -> ConnId {
+        let id = {
+            let mut state = self.state();
+            state.next_id += 1;
+            let id = state.next_id;
+            state.conns.insert(
+                id,
+                Conn {
+                    user,
+                    tx,
+                    kill,
+                    chats: HashSet::new(),
+                },
+            );
+            state.users.entry(user).or_default().insert(id);
+            id
+        };
+        if let Err(e) = self.ensure_subscribed(Topic::User(user)).await {
+            tracing::warn!(error = %e, "cannot subscribe to the user's events");
+        }
+        id
+    }
+
+    /// Subscribes socket `conn` to `chat` (membership is the caller's check).
+    pub async fn join(&self, conn: ConnId, chat: ChatId) -> PortResult<()> {
+        {
+            let mut state = self.state();
+            let Some(c) = state.conns.get_mut(&conn) else {
+                return Ok(());
+            };
+            c.chats.insert(chat);
+            state.chats.entry(chat).or_default().insert(conn);
+        }
+        self.ensure_subscribed(Topic::Chat(chat)).await
+    }
+
+    pub fn is_joined(&self, conn: ConnId, chat: ChatId) -> bool {
+        self.state()
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.chats.contains(&chat))
+    }
+
+    fn detach(state: &mut State, conn: ConnId, chat: ChatId) {
+        if let Some(set) = state.chats.get_mut(&chat) {
+            set.remove(&conn);
+            if set.is_empty() {
+                state.chats.remove(&chat);
+            }
+        }
+    }
+
+    pub async fn leave(&self, conn: ConnId, chat: ChatId) {
+        {
+            let mut state = self.state();
+            if let Some(c) = state.conns.get_mut(&conn) {
+                c.chats.remove(&chat);
+            }
+            Self::detach(&mut state, conn, chat);
+        }
+        self.release(Topic::Chat(chat)).await;
+    }
+
+    /// Forgets a closed socket and every subscription only it needed.
+    pub async fn unregister(&self, conn: ConnId) {
+        let (user, chats) = {
+            let mut state = self.state();
+            let Some(c) = state.conns.remove(&conn) else {
+                return;
+            };
+            for chat in &c.chats {
+                Self::detach(&mut state, conn, *chat);
+            }
+            if let Some(set) = state.users.get_mut(&c.user) {
+                set.remove(&conn);
+                if set.is_empty() {
+                    state.users.remove(&c.user);
+                }
+            }
+            (c.user, c.chats)
+        };
+        for chat in chats {
+            self.release(Topic::Chat(chat)).await;
+        }
+        self.release(Topic::User(user)).await;
+    }
+
+    /// Routes one event from the bus to the local sockets it concerns.
+    pub fn dispatch(&self, event: Event) {
+        if let Event::ChatJoined {
+            user_id,
+            chat,
+            member_ids,
+        } = event
+        {
+            self.on_chat_joined(user_id, ChatView { chat, member_ids });
+            return;
+        }
+        let Some(frame) = protocol::event_frame(&event) else {
+            return;
+        };
+        let state = self.state();
+        match &event {
+            Event::Presence { chats, .. } => {
+                let audience: HashSet<ConnId> = chats
+                    .iter()
+                    .filter_map(|c| state.chats.get(c))
+                    .flatten()
+                    .copied()
+                    .collect();
+                for conn in audience {
+                    state.deliver(conn, &frame);
+                }
+            }
+            Event::Typing { chat_id, user_id } => {
+                for conn in state.chats.get(chat_id).into_iter().flatten() {
+                    if state.conns.get(conn).is_some_and(|c| c.user != *user_id) {
+                        state.deliver(*conn, &frame);
+                    }
+                }
+            }
+            other => {
+                if let webchat_domain::event::Topic::Chat(chat) = other.topic() {
+                    for conn in state.chats.get(&chat).into_iter().flatten() {
+                        state.deliver(*conn, &frame);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The user joined a chat: subscribe each of their local sockets, then tell them.
+    fn on_chat_joined(&self, user: UserId, view: ChatView) {
+        let conns: Vec<ConnId> = self
+            .state()
+            .users
+            .get(&user)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        if conns.is_empty() {
+            return;
+        }
+        let Some(hub) = self.me.upgrade() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let chat = view.chat.id;
+            let frame = protocol::chat_joined(view);
+            for conn in conns {
+                if let Err(e) = hub.join(conn, chat).await {
+                    tracing::warn!(error = %e, "cannot subscribe a socket to a joined chat");
+                }
+                hub.state().deliver(conn, &frame);
+            }
+        });
+    }
+}

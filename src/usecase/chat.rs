@@ -1,0 +1,164 @@
+//! Chats and membership.
+
+use std::sync::Arc;
+
+use webchat_domain::{Chat, ChatId, ChatName, Event, UserId};
+use webchat_ports::{ChatRepository, Clock, UserRepository};
+
+use super::events::Publisher;
+use super::{AppError, AppResult};
+
+/// A chat with its members, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatView {
+    pub chat: Chat,
+    pub member_ids: Vec<UserId>,
+}
+
+/// Most members a chat may be created with in one request.
+pub const MAX_INITIAL_MEMBERS: usize = 500;
+
+pub struct ChatService {
+    chats: Arc<dyn ChatRepository>,
+    users: Arc<dyn UserRepository>,
+    clock: Arc<dyn Clock>,
+    events: Publisher,
+}
+
+impl ChatService {
+    pub fn new(
+        chats: Arc<dyn ChatRepository>,
+        users: Arc<dyn UserRepository>,
+        clock: Arc<dyn Clock>,
+        events: Publisher,
+    ) -> Self {
+        Self {
+            chats,
+            users,
+            clock,
+            events,
+        }
+    }
+
+    /// Creates a chat; the creator is a member. Every member's open sockets, on any
+    /// instance, are subscribed through `chat.joined`.
+    #[tracing::instrument(skip(self, member_ids))]
+    pub async fn create(
+        &self,
+        creator: UserId,
+        name: &str,
+        member_ids: &[UserId],
+    ) -> AppResult<ChatView> {
+        let name = ChatName::parse(name)?;
+        if member_ids.len() > MAX_INITIAL_MEMBERS {
+            return Err(AppError::Validation {
+                field: "member_ids",
+                reason: format!("at most {MAX_INITIAL_MEMBERS} members"),
+            });
+        }
+        let mut members = vec![creator];
+        for id in member_ids {
+            if !members.contains(id) {
+                members.push(*id);
+            }
+        }
+        for id in &members[1..] {
+            if self.users.get(*id).await?.is_none() {
+                return Err(AppError::Validation {
+                    field: "member_ids",
+                    reason: format!("unknown user {id}"),
+                });
+            }
+        }
+        let chat = Chat {
+            id: ChatId::new(),
+            name,
+            created_by: creator,
+            created_at: self.clock.now(),
+        };
+        self.chats.create(&chat, &members).await?;
+        for member in &members {
+            self.events
+                .publish(Event::ChatJoined {
+                    user_id: *member,
+                    chat: chat.clone(),
+                    member_ids: members.clone(),
+                })
+                .await;
+        }
+        Ok(ChatView {
+            chat,
+            member_ids: members,
+        })
+    }
+
+    pub async fn list(&self, user: UserId) -> AppResult<Vec<Chat>> {
+        Ok(self.chats.chats_for_user(user).await?)
+    }
+
+    /// The chat if `user` is a member: 404 when it does not exist, 403 otherwise.
+    pub async fn get(&self, user: UserId, id: ChatId) -> AppResult<ChatView> {
+        let chat = self
+            .chats
+            .get(id)
+            .await?
+            .ok_or(AppError::NotFound("chat"))?;
+        let member_ids = self.chats.members(id).await?;
+        if !member_ids.contains(&user) {
+            return Err(AppError::Forbidden);
+        }
+        Ok(ChatView { chat, member_ids })
+    }
+
+    /// Fails with 403/404 unless `user` is a member of `chat`.
+    pub async fn ensure_member(&self, user: UserId, chat: ChatId) -> AppResult<()> {
+        if self.chats.is_member(chat, user).await? {
+            return Ok(());
+        }
+        match self.chats.get(chat).await? {
+            Some(_) => Err(AppError::Forbidden),
+            None => Err(AppError::NotFound("chat")),
+        }
+    }
+
+    /// Adds `new_member` (members only). Adding an existing member changes nothing.
+    #[tracing::instrument(skip(self))]
+    pub async fn add_member(
+        &self,
+        actor: UserId,
+        id: ChatId,
+        new_member: UserId,
+    ) -> AppResult<ChatView> {
+        let view = self.get(actor, id).await?;
+        if self.users.get(new_member).await?.is_none() {
+            return Err(AppError::NotFound("user"));
+        }
+        if !self.chats.add_member(id, new_member).await? {
+            return Ok(view);
+        }
+        let mut member_ids = view.member_ids;
+        member_ids.push(new_member);
+        self.events
+            .publish(Event::ChatJoined {
+                user_id: new_member,
+                chat: view.chat.clone(),
+                member_ids: member_ids.clone(),
+            })
+            .await;
+        Ok(ChatView {
+            chat: view.chat,
+            member_ids,
+        })
+    }
+
+    /// The ids of the chats `user` belongs to (socket subscriptions, presence audience).
+    pub async fn chat_ids(&self, user: UserId) -> AppResult<Vec<ChatId>> {
+        Ok(self
+            .chats
+            .chats_for_user(user)
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect())
+    }
+}

@@ -1,0 +1,305 @@
+//! Sending, reading, editing, deleting and pinning messages. The repository is the
+//! source of truth; the cache is written through on every change and read aside
+//! (cache, then repository, then re-cache). A cache failure is logged and bypassed:
+//! responses stay correct.
+
+use std::sync::Arc;
+
+use webchat_domain::{
+    ChatId, ClientMsgId, Event, Message, MessageContent, MessageId, NewMessage, UserId,
+};
+use webchat_ports::{Clock, MessageCache, MessageRepository, PortResult, RECENT_WINDOW};
+
+use super::chat::ChatService;
+use super::events::Publisher;
+use super::{AppError, AppResult};
+
+/// Default and largest history page.
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 100;
+/// Most messages one `join` recovers; older ones are paged over REST.
+pub const MAX_RECOVERY: usize = 1000;
+
+pub struct MessageService {
+    chats: Arc<ChatService>,
+    messages: Arc<dyn MessageRepository>,
+    cache: Arc<dyn MessageCache>,
+    clock: Arc<dyn Clock>,
+    events: Publisher,
+}
+
+/// Logs a cache failure and turns it into a miss.
+fn cache_soft<T>(what: &'static str, r: PortResult<Option<T>>) -> Option<T> {
+    r.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, what, "message cache unavailable, using the repository");
+        None
+    })
+}
+
+fn cache_write(what: &'static str, r: PortResult<()>) {
+    if let Err(e) = r {
+        tracing::warn!(error = %e, what, "message cache write failed");
+    }
+}
+
+impl MessageService {
+    pub fn new(
+        chats: Arc<ChatService>,
+        messages: Arc<dyn MessageRepository>,
+        cache: Arc<dyn MessageCache>,
+        clock: Arc<dyn Clock>,
+        events: Publisher,
+    ) -> Self {
+        Self {
+            chats,
+            messages,
+            cache,
+            clock,
+            events,
+        }
+    }
+
+    /// Stores a message (members only). A repeated `client_msg_id` returns the
+    /// message stored the first time and announces nothing new.
+    #[tracing::instrument(skip(self, content))]
+    pub async fn send(
+        &self,
+        sender: UserId,
+        chat: ChatId,
+        content: &str,
+        client_msg_id: Option<&str>,
+    ) -> AppResult<Message> {
+        let content = MessageContent::parse(content)?;
+        let client_msg_id = client_msg_id.map(ClientMsgId::parse).transpose()?;
+        self.chats.ensure_member(sender, chat).await?;
+        let outcome = self
+            .messages
+            .insert(NewMessage {
+                id: MessageId::new(),
+                chat_id: chat,
+                sender_id: sender,
+                content,
+                client_msg_id,
+                created_at: self.clock.now(),
+            })
+            .await?;
+        if outcome.created {
+            cache_write(
+                "cache_message",
+                self.cache.cache_message(&outcome.message).await,
+            );
+            self.events
+                .publish(Event::MessageCreated {
+                    chat_id: chat,
+                    message: outcome.message.clone(),
+                })
+                .await;
+        }
+        Ok(outcome.message)
+    }
+
+    /// A history page, newest first. Served from the chat's recent window when the
+    /// window covers it; otherwise from the repository, warming the window on the
+    /// way when the chat had none.
+    #[tracing::instrument(skip(self))]
+    pub async fn history(
+        &self,
+        user: UserId,
+        chat: ChatId,
+        before_seq: Option<i64>,
+        limit: Option<usize>,
+    ) -> AppResult<Vec<Message>> {
+        let limit = limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(AppError::Validation {
+                field: "limit",
+                reason: format!("must be 1 to {MAX_PAGE}"),
+            });
+        }
+        self.chats.ensure_member(user, chat).await?;
+        let window = cache_soft("recent", self.cache.recent(chat, RECENT_WINDOW).await);
+        if let Some(window) = &window {
+            if let Some(page) = page_from_window(window, before_seq, limit) {
+                return Ok(page);
+            }
+        }
+        if window.is_none() && before_seq.is_none() {
+            let newest = self
+                .messages
+                .page(chat, None, RECENT_WINDOW.max(limit))
+                .await?;
+            if !newest.is_empty() {
+                cache_write("warm_up", self.cache.warm_up(chat, &newest).await);
+            }
+            return Ok(newest.into_iter().take(limit).collect());
+        }
+        Ok(self.messages.page(chat, before_seq, limit).await?)
+    }
+
+    /// Messages after `since_seq`, oldest first (recovery on `join`).
+    pub async fn since(
+        &self,
+        user: UserId,
+        chat: ChatId,
+        since_seq: i64,
+    ) -> AppResult<Vec<Message>> {
+        self.chats.ensure_member(user, chat).await?;
+        Ok(self
+            .messages
+            .since_seq(chat, since_seq, MAX_RECOVERY)
+            .await?)
+    }
+
+    /// One message (members of its chat only), cache-aside.
+    pub async fn get(&self, user: UserId, id: MessageId) -> AppResult<Message> {
+        let message = match cache_soft("get_cached", self.cache.get_cached(id).await) {
+            Some(m) => m,
+            None => {
+                let m = self
+                    .messages
+                    .get(id)
+                    .await?
+                    .ok_or(AppError::NotFound("message"))?;
+                cache_write(
+                    "cache_many",
+                    self.cache.cache_many(std::slice::from_ref(&m)).await,
+                );
+                m
+            }
+        };
+        self.chats.ensure_member(user, message.chat_id).await?;
+        Ok(message)
+    }
+
+    /// The authoritative message for a write, checked against the caller.
+    async fn for_write(
+        &self,
+        user: UserId,
+        id: MessageId,
+        author_only: bool,
+    ) -> AppResult<Message> {
+        let message = self
+            .messages
+            .get(id)
+            .await?
+            .ok_or(AppError::NotFound("message"))?;
+        self.chats.ensure_member(user, message.chat_id).await?;
+        if author_only && message.sender_id != user {
+            return Err(AppError::Forbidden);
+        }
+        Ok(message)
+    }
+
+    #[tracing::instrument(skip(self, content))]
+    pub async fn edit(&self, user: UserId, id: MessageId, content: &str) -> AppResult<Message> {
+        let content = MessageContent::parse(content)?;
+        self.for_write(user, id, true).await?;
+        let message = self
+            .messages
+            .update_content(id, &content, self.clock.now())
+            .await?
+            .ok_or(AppError::NotFound("message"))?;
+        cache_write("update_cached", self.cache.update_cached(&message).await);
+        self.events
+            .publish(Event::MessageUpdated {
+                chat_id: message.chat_id,
+                message: message.clone(),
+            })
+            .await;
+        Ok(message)
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn delete(&self, user: UserId, id: MessageId) -> AppResult<()> {
+        self.for_write(user, id, true).await?;
+        let message = self
+            .messages
+            .delete(id)
+            .await?
+            .ok_or(AppError::NotFound("message"))?;
+        cache_write(
+            "delete_cached",
+            self.cache.delete_cached(message.chat_id, id).await,
+        );
+        self.events
+            .publish(Event::MessageDeleted {
+                chat_id: message.chat_id,
+                message_id: id,
+                message,
+            })
+            .await;
+        Ok(())
+    }
+
+    /// Pins (`true`) or unpins a message (members only).
+    #[tracing::instrument(skip(self))]
+    pub async fn set_pinned(
+        &self,
+        user: UserId,
+        id: MessageId,
+        pinned: bool,
+    ) -> AppResult<Message> {
+        self.for_write(user, id, false).await?;
+        let at = pinned.then(|| self.clock.now());
+        let message = self
+            .messages
+            .set_pinned(id, at)
+            .await?
+            .ok_or(AppError::NotFound("message"))?;
+        cache_write("update_cached", self.cache.update_cached(&message).await);
+        let chat_id = message.chat_id;
+        let event = if pinned {
+            Event::MessagePinned {
+                chat_id,
+                message: message.clone(),
+            }
+        } else {
+            Event::MessageUnpinned {
+                chat_id,
+                message: message.clone(),
+            }
+        };
+        self.events.publish(event).await;
+        Ok(message)
+    }
+
+    /// Relays "user is typing" to the chat (not stored). Membership is the caller's
+    /// check: the gateway knows which chats a socket was admitted to.
+    pub async fn typing(&self, user: UserId, chat: ChatId) {
+        self.events
+            .publish(Event::Typing {
+                chat_id: chat,
+                user_id: user,
+            })
+            .await;
+    }
+
+    /// The chat's pinned messages, newest pin first, cache-aside.
+    pub async fn pinned(&self, user: UserId, chat: ChatId) -> AppResult<Vec<Message>> {
+        self.chats.ensure_member(user, chat).await?;
+        if let Some(pinned) = cache_soft("pinned", self.cache.pinned(chat).await) {
+            return Ok(pinned);
+        }
+        let pinned = self.messages.pinned(chat).await?;
+        if !pinned.is_empty() {
+            cache_write("cache_pinned", self.cache.cache_pinned(chat, &pinned).await);
+        }
+        Ok(pinned)
+    }
+}
+
+/// The page the window can answer, if it covers it: a window shorter than
+/// RECENT_WINDOW is the whole history, so anything it lacks does not exist.
+fn page_from_window(
+    window: &[Message],
+    before_seq: Option<i64>,
+    limit: usize,
+) -> Option<Vec<Message>> {
+    let page: Vec<Message> = window
+        .iter()
+        .filter(|m| before_seq.is_none_or(|b| m.seq < b))
+        .take(limit)
+        .cloned()
+        .collect();
+    (page.len() == limit || window.len() < RECENT_WINDOW).then_some(page)
+}

@@ -1,0 +1,191 @@
+//! Presence: who is online, as the shared PresenceStore knows it, with this
+//! instance's own sockets as the fallback view when the store is down.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use webchat_domain::{Event, InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
+use webchat_ports::{Clock, PresenceChange, PresenceStore};
+
+use super::chat::ChatService;
+use super::events::Publisher;
+use super::AppResult;
+
+/// This instance's sockets per user: the degraded answer to presence reads.
+#[derive(Default)]
+struct LocalView {
+    users: HashMap<UserId, (PresenceStatus, DateTime<Utc>, usize)>,
+}
+
+pub struct PresenceService {
+    store: Arc<dyn PresenceStore>,
+    chats: Arc<ChatService>,
+    clock: Arc<dyn Clock>,
+    events: Publisher,
+    instance: InstanceId,
+    local: Mutex<LocalView>,
+}
+
+impl PresenceService {
+    pub fn new(
+        store: Arc<dyn PresenceStore>,
+        chats: Arc<ChatService>,
+        clock: Arc<dyn Clock>,
+        events: Publisher,
+        instance: InstanceId,
+    ) -> Self {
+        Self {
+            store,
+            chats,
+            clock,
+            events,
+            instance,
+            local: Mutex::default(),
+        }
+    }
+
+    pub fn instance(&self) -> &InstanceId {
+        &self.instance
+    }
+
+    fn local(&self) -> std::sync::MutexGuard<'_, LocalView> {
+        self.local.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Announces a status change to everyone who shares a chat with the user.
+    async fn announce(&self, presence: &UserPresence) {
+        let chats = match self.chats.chat_ids(presence.user_id).await {
+            Ok(chats) => chats,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot load chats for a presence event");
+                return;
+            }
+        };
+        if chats.is_empty() {
+            return;
+        }
+        self.events
+            .publish(Event::Presence {
+                user_id: presence.user_id,
+                status: presence.status,
+                last_seen: presence.last_seen,
+                chats,
+            })
+            .await;
+    }
+
+    async fn apply(&self, result: webchat_ports::PortResult<PresenceChange>) {
+        match result {
+            Ok(change) if change.changed => self.announce(&change.presence).await,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "presence store unavailable"),
+        }
+    }
+
+    /// A socket opened: the user is online (announced on their first socket).
+    pub async fn connect(&self, user: UserId, socket: &SocketId) {
+        let now = self.clock.now();
+        self.local()
+            .users
+            .entry(user)
+            .and_modify(|e| {
+                e.1 = now;
+                e.2 += 1
+            })
+            .or_insert((PresenceStatus::Online, now, 1));
+        self.apply(self.store.set_online(user, socket).await).await;
+    }
+
+    /// A socket closed: the user goes offline when it was their last, anywhere.
+    pub async fn disconnect(&self, user: UserId, socket: &SocketId) {
+        {
+            let mut local = self.local();
+            if let Some(entry) = local.users.get_mut(&user) {
+                entry.2 = entry.2.saturating_sub(1);
+                if entry.2 == 0 {
+                    local.users.remove(&user);
+                }
+            }
+        }
+        self.apply(self.store.set_offline(user, socket).await).await;
+    }
+
+    /// The client said it is online or away.
+    pub async fn set_status(&self, user: UserId, status: PresenceStatus) {
+        if let Some(entry) = self.local().users.get_mut(&user) {
+            entry.0 = status;
+        }
+        match self.store.set_status(user, status).await {
+            Ok(Some(change)) if change.changed => self.announce(&change.presence).await,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "presence store unavailable"),
+        }
+    }
+
+    /// Socket activity keeps the user's presence alive.
+    pub async fn touch(&self, user: UserId, socket: &SocketId) {
+        if let Err(e) = self.store.touch(user, socket).await {
+            tracing::debug!(error = %e, "presence touch failed");
+        }
+    }
+
+    pub async fn get(&self, user: UserId) -> AppResult<UserPresence> {
+        let now = self.clock.now();
+        match self.store.get_presence(user).await {
+            Ok(p) => Ok(p.unwrap_or_else(|| UserPresence::unknown(user, now))),
+            Err(e) => {
+                tracing::warn!(error = %e, "presence store unavailable: answering locally");
+                Ok(self
+                    .local_view()
+                    .into_iter()
+                    .find(|p| p.user_id == user)
+                    .unwrap_or_else(|| UserPresence::unknown(user, now)))
+            }
+        }
+    }
+
+    /// Everyone online or away.
+    pub async fn online(&self) -> AppResult<Vec<UserPresence>> {
+        match self.store.online_users().await {
+            Ok(users) => Ok(users),
+            Err(e) => {
+                tracing::warn!(error = %e, "presence store unavailable: answering locally");
+                Ok(self.local_view())
+            }
+        }
+    }
+
+    fn local_view(&self) -> Vec<UserPresence> {
+        self.local()
+            .users
+            .iter()
+            .map(|(user, (status, last_seen, _))| UserPresence {
+                user_id: *user,
+                status: *status,
+                last_seen: *last_seen,
+                socket_id: None,
+            })
+            .collect()
+    }
+
+    /// One round of the periodic job: this instance is alive; stale users go
+    /// offline and are announced.
+    pub async fn maintain(&self) {
+        if let Err(e) = self.store.heartbeat_instance(&self.instance).await {
+            tracing::warn!(error = %e, "instance heartbeat failed");
+            return;
+        }
+        match self.store.cleanup_stale().await {
+            Ok(gone) => {
+                for presence in &gone {
+                    self.announce(presence).await;
+                }
+                if !gone.is_empty() {
+                    tracing::info!(count = gone.len(), "presence cleanup: users went offline");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "presence cleanup failed"),
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Black-box test support: boot real servers on port 0 and talk to them with real
+//! HTTP and WebSocket clients.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use webchat::app::App;
+use webchat::config::Config;
+use webchat::http::{self, HttpOptions};
+
+/// How long a test waits for a frame that should come.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub app: App,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start(app: App) -> Self {
+        let acceptor = TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .expect("bind port 0");
+        let addr = acceptor.local_addr()[0]
+            .as_socket_addr()
+            .copied()
+            .expect("tcp address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = app.clone();
+        let task = tokio::spawn(async move {
+            http::serve(acceptor, served, HttpOptions::default(), async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Self {
+            addr,
+            app,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// A server on in-memory adapters with default configuration.
+    pub async fn memory() -> Self {
+        Self::start(App::in_memory(&Config::for_tests())).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn client(&self) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: format!("http://{}", self.addr),
+            token: None,
+        }
+    }
+
+    /// Stops the server and waits until every socket has closed.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A REST client, optionally logged in.
+#[derive(Clone)]
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: Option<String>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Api {
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+    pub async fn post_empty(&self, path: &str) -> Reply {
+        self.send(reqwest::Method::POST, path, None).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// Registers `name` (password `password-1`) and logs in; returns the logged-in
+    /// client and the login body.
+    pub async fn signup(&self, name: &str) -> (Api, Value) {
+        let r = self
+            .post(
+                "/api/auth/register",
+                json!({"username": name, "password": "password-1"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "register {name}: {}", r.body);
+        let r = self
+            .post(
+                "/api/auth/login",
+                json!({"username": name, "password": "password-1"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "login {name}: {}", r.body);
+        let token = r.body["access_token"].as_str().expect("token").to_owned();
+        (self.with_token(&token), r.body)
+    }
+
+    pub fn token(&self) -> &str {
+        self.token.as_deref().expect("logged in")
+    }
+}
+
+/// A unique username for this test run.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+pub struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn connect(addr: SocketAddr, token: &str) -> Self {
+        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?token={token}"))
+            .await
+            .expect("websocket connects");
+        Self { stream }
+    }
+
+    /// The HTTP status the upgrade was refused with.
+    pub async fn refused(addr: SocketAddr, token: &str) -> u16 {
+        match tokio_tungstenite::connect_async(format!("ws://{addr}/ws?token={token}")).await {
+            Ok(_) => panic!("upgrade should be refused"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+
+    pub async fn send_json(&mut self, v: Value) {
+        self.send_text(&v.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream
+            .send(WsMessage::text(text.to_owned()))
+            .await
+            .expect("frame sent");
+    }
+
+    /// The next JSON text frame, or None on timeout/close.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.stream.next()).await {
+                Ok(Some(Ok(WsMessage::Text(t)))) => {
+                    return Some(serde_json::from_str(t.as_str()).expect("server frames are JSON"))
+                }
+                Ok(Some(Ok(WsMessage::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => {
+                    return None
+                }
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    /// Waits for a frame of `kind`, skipping others.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await {
+                Some(v) if v["type"] == kind => return v,
+                Some(_) => continue,
+                None => panic!("no {kind:?} frame within {WAIT:?}"),
+            }
+        }
+    }
+
+    /// Asserts no frame of `kind` arrives within `wait`.
+    pub async fn expect_no(&mut self, kind: &str, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.next_within(left).await {
+                Some(v) if v["type"] == kind => panic!("unexpected {kind} frame: {v}"),
+                Some(_) => continue,
+                None => return,
+            }
+        }
+    }
+
+    /// Sends a ping frame and waits for the pong: every frame sent before it has
+    /// been handled.
+    pub async fn sync(&mut self) {
+        self.send_json(json!({"type": "ping"})).await;
+        self.expect("pong").await;
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+        // Drain until the server's close arrives so its cleanup has run.
+        let _ = tokio::time::timeout(WAIT, async {
+            while let Some(Ok(_)) = self.stream.next().await {}
+        })
+        .await;
+    }
+}
+
+/// Creates a chat named `name` with `members` via `owner`; returns its id.
+pub async fn create_chat(owner: &Api, name: &str, members: &[&str]) -> String {
+    let r = owner
+        .post("/api/chats", json!({"name": name, "member_ids": members}))
+        .await;
+    assert_eq!(r.status, 201, "create chat: {}", r.body);
+    r.body["id"].as_str().expect("chat id").to_owned()
+}
+
+pub fn user_id(login: &Value) -> String {
+    login["user"]["id"].as_str().expect("user id").to_owned()
+}
