@@ -12,3 +12,6 @@ pub mod throttle;
 pub mod tokens;
 
 pub use error::{AppError, AppResult};
+
+#[cfg(test)]
+mod tests;
