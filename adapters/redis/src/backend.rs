@@ -13,7 +13,8 @@ use crate::config::{ConfigError, RedisConfig};
 use crate::keys::Keys;
 use crate::pool::{CommandPool, Conn};
 
-use crate::pubsub::{supervise, Hub};
+use crate::pubsub::Hub;
+use crate::supervisor::supervise;
 
 /// One process's handle on Redis. Cheap to clone; every adapter holds one.
 ///

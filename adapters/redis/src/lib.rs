@@ -65,6 +65,7 @@ mod pubsub;
 pub mod rate_limit;
 mod scan;
 pub mod session;
+mod supervisor;
 
 pub use backend::RedisBackend;
 pub use cache::RedisMessageCache;

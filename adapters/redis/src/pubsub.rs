@@ -2,10 +2,9 @@
 //!
 //! Every local subscription to a channel shares one `broadcast` sender; the Redis
 //! SUBSCRIBE is reference-counted: sent for the first local subscriber, undone when
-//! the last one drops its stream. A supervisor task owns the connection: it connects
-//! with backoff, resubscribes every channel that still has subscribers, pumps
-//! messages into the broadcast senders, pings to notice a half-dead link, and stops
-//! on shutdown.
+//! the last one drops its stream. The hub pumps messages from the connection into
+//! the broadcast senders and pings to notice a half-dead link; the `supervisor`
+//! task (re)connects it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,17 +20,14 @@ use tokio_stream::wrappers::BroadcastStream;
 use webchat_domain::Event;
 use webchat_ports::EventStream;
 
+use crate::supervisor::stopped;
+
 /// Events a subscriber may fall behind by before it starts missing some.
 const FANOUT_CAPACITY: usize = 1024;
 /// How long a SUBSCRIBE/UNSUBSCRIBE/PING on the link may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often an idle link is pinged, so a silently dead TCP connection is noticed.
 const PING_EVERY: Duration = Duration::from_secs(5);
-
-/// The seed's reconnect backoff: `min(attempt * 50 ms, 2 s)`.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(u64::from(attempt).saturating_mul(50).min(2000))
-}
 
 #[derive(Serialize)]
 struct EnvelopeRef<'a> {
@@ -178,7 +174,7 @@ impl Hub {
 
     /// Installs a fresh connection and subscribes every channel that has local
     /// subscribers. Returns the link's generation.
-    async fn attach(&self, mut sink: PubSubSink) -> Result<(u64, usize), String> {
+    pub(crate) async fn attach(&self, mut sink: PubSubSink) -> Result<(u64, usize), String> {
         let mut link = self.link.lock().await;
         let channels: Vec<String> = self.registry().keys().cloned().collect();
         if !channels.is_empty() {
@@ -194,7 +190,7 @@ impl Hub {
         Ok((generation, channels.len()))
     }
 
-    async fn detach(&self) {
+    pub(crate) async fn detach(&self) {
         self.alive.store(false, Ordering::SeqCst);
         *self.link.lock().await = None;
     }
@@ -215,7 +211,7 @@ impl Hub {
     }
 
     /// Forwards messages until the link fails or shutdown; returns why it stopped.
-    async fn pump(
+    pub(crate) async fn pump(
         &self,
         mut stream: PubSubStream,
         mut sink: PubSubSink,
@@ -276,73 +272,4 @@ impl Drop for Subscription {
 async fn broken_at(broken: &mut watch::Receiver<u64>, generation: u64) {
     // The sender lives in the hub, which outlives every pump.
     let _closed = broken.wait_for(|b| *b >= generation).await.is_err();
-}
-
-/// Resolves once shutdown is asked for (or every backend handle is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    // An error means the sender is gone: the backend was dropped, so stop too.
-    let _gone = stop.wait_for(|stop| *stop).await.is_err();
-}
-
-/// The pub/sub supervisor: runs until shutdown.
-pub(crate) async fn supervise(
-    hub: Arc<Hub>,
-    client: redis::Client,
-    mut stop: watch::Receiver<bool>,
-    connect_timeout: Duration,
-) {
-    let mut attempt: u32 = 0;
-    loop {
-        let connected = tokio::select! {
-            _ = stopped(&mut stop) => break,
-            r = tokio::time::timeout(connect_timeout, client.get_async_pubsub()) => r,
-        };
-        match connected {
-            Ok(Ok(pubsub)) => {
-                let (sink, stream) = pubsub.split();
-                match hub.attach(sink.clone()).await {
-                    Ok((generation, channels)) => {
-                        tracing::info!(channels, attempt, "redis pub/sub connected");
-                        attempt = 0;
-                        let why = hub.pump(stream, sink, generation, &mut stop).await;
-                        hub.detach().await;
-                        match why {
-                            Some(why) => tracing::warn!(reason = why, "redis pub/sub disconnected"),
-                            None => break,
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "redis pub/sub resubscribe failed"),
-                }
-            }
-            Ok(Err(e)) => tracing::warn!(attempt, error = %e, "redis pub/sub connect failed"),
-            Err(_) => tracing::warn!(attempt, "redis pub/sub connect timed out"),
-        }
-        attempt = attempt.saturating_add(1);
-        let delay = backoff(attempt);
-        tracing::info!(
-            attempt,
-            delay_ms = delay.as_millis() as u64,
-            "redis pub/sub retrying"
-        );
-        tokio::select! {
-            _ = stopped(&mut stop) => break,
-            _ = tokio::time::sleep(delay) => {}
-        }
-    }
-    hub.detach().await;
-    tracing::info!("redis pub/sub stopped");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-    use std::time::Duration;
-
-    #[test]
-    fn backoff_grows_by_50ms_and_caps_at_2s() {
-        assert_eq!(backoff(1), Duration::from_millis(50));
-        assert_eq!(backoff(10), Duration::from_millis(500));
-        assert_eq!(backoff(40), Duration::from_secs(2));
-        assert_eq!(backoff(u32::MAX), Duration::from_secs(2));
-    }
 }

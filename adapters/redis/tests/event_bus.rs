@@ -179,3 +179,38 @@ async fn redis_subscriptions_are_counted_per_channel() {
         .unwrap();
     assert_eq!(next(&mut again).await, echo);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_subscriber_misses_events_but_keeps_its_subscription() {
+    let Some(url) = common::redis_or_skip().await else {
+        return;
+    };
+    let bus = RedisEventBus::new(common::backend(&url));
+    let chat = ChatId::new();
+    let mut slow = bus.subscribe(&Topic::Chat(chat)).await.unwrap();
+    let flood = 1500;
+    for _ in 0..flood {
+        bus.publish(&typing(chat)).await.unwrap();
+    }
+    let marker = typing(chat);
+    bus.publish(&marker).await.unwrap();
+    let mut received = 0;
+    loop {
+        let event = next(&mut slow).await;
+        received += 1;
+        if event == marker {
+            break;
+        }
+    }
+    assert!(
+        received < flood + 1,
+        "a subscriber that fell behind skips events ({received} received)"
+    );
+    let after = typing(chat);
+    bus.publish(&after).await.unwrap();
+    assert_eq!(
+        next(&mut slow).await,
+        after,
+        "and keeps receiving afterwards"
+    );
+}

@@ -157,6 +157,7 @@ async fn survives_a_redis_restart() {
         here.pubsub_alive()
     })
     .await;
+    assert_eq!(health.name(), "redis");
     health.check().await.expect("healthy while Redis is up");
 
     let chat = ChatId::new();

@@ -1,0 +1,84 @@
+//! The task that keeps the process's pub/sub connection up: connects with the
+//! seed's backoff, resubscribes every channel that still has local subscribers
+//! (via the hub), logs every connect, disconnect and retry, and stops on shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::pubsub::Hub;
+
+/// The seed's reconnect backoff: `min(attempt * 50 ms, 2 s)`.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(u64::from(attempt).saturating_mul(50).min(2000))
+}
+
+/// Resolves once shutdown is asked for (or every backend handle is gone).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone: the backend was dropped, so stop too.
+    let _gone = stop.wait_for(|stop| *stop).await.is_err();
+}
+
+/// The pub/sub supervisor: runs until shutdown.
+pub(crate) async fn supervise(
+    hub: Arc<Hub>,
+    client: redis::Client,
+    mut stop: watch::Receiver<bool>,
+    connect_timeout: Duration,
+) {
+    let mut attempt: u32 = 0;
+    loop {
+        let connected = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            r = tokio::time::timeout(connect_timeout, client.get_async_pubsub()) => r,
+        };
+        match connected {
+            Ok(Ok(pubsub)) => {
+                let (sink, stream) = pubsub.split();
+                match hub.attach(sink.clone()).await {
+                    Ok((generation, channels)) => {
+                        tracing::info!(channels, attempt, "redis pub/sub connected");
+                        attempt = 0;
+                        let why = hub.pump(stream, sink, generation, &mut stop).await;
+                        hub.detach().await;
+                        match why {
+                            Some(why) => tracing::warn!(reason = why, "redis pub/sub disconnected"),
+                            None => break,
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "redis pub/sub resubscribe failed"),
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(attempt, error = %e, "redis pub/sub connect failed"),
+            Err(_) => tracing::warn!(attempt, "redis pub/sub connect timed out"),
+        }
+        attempt = attempt.saturating_add(1);
+        let delay = backoff(attempt);
+        tracing::info!(
+            attempt,
+            delay_ms = delay.as_millis() as u64,
+            "redis pub/sub retrying"
+        );
+        tokio::select! {
+            _ = stopped(&mut stop) => break,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+    hub.detach().await;
+    tracing::info!("redis pub/sub stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_grows_by_50ms_and_caps_at_2s() {
+        assert_eq!(backoff(1), Duration::from_millis(50));
+        assert_eq!(backoff(10), Duration::from_millis(500));
+        assert_eq!(backoff(40), Duration::from_secs(2));
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(2));
+    }
+}
