@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use common::own_redis::OwnRedis;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,79 +19,6 @@ use webchat_redis::{
     RedisBackend, RedisConfig, RedisEventBus, RedisHealthCheck, RedisMessageCache,
     RedisPresenceStore, RedisRateLimiter, RedisSessionStore,
 };
-
-/// A throwaway redis-server on a free port, killed on drop.
-struct OwnRedis {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    /// `None` (after printing why) when redis-server cannot be run here.
-    fn new() -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let dir = std::env::temp_dir().join(format!("webchat-redis-test-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).ok()?;
-        let mut server = Self {
-            port,
-            dir,
-            child: None,
-        };
-        if let Err(e) = server.start() {
-            if std::env::var("WEBCHAT_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-                panic!("cannot run redis-server: {e}");
-            }
-            println!("skipped: cannot run redis-server ({e})");
-            return None;
-        }
-        Some(server)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn start(&mut self) -> std::io::Result<()> {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Err(std::io::Error::other(
-            "redis-server did not listen within 5 s",
-        ))
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn backend(url: &str) -> RedisBackend {
     let config = RedisConfig::from_url(url)
