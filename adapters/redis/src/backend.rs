@@ -115,8 +115,9 @@ impl RedisBackend {
         self.inner.hub.is_alive()
     }
 
-    /// Stops the pub/sub task and waits for it (at most `wait`). Subscriptions end;
-    /// commands keep working until the last handle is dropped.
+    /// Stops the pub/sub task and waits for it (at most 5 s): no more events arrive
+    /// from other processes. Commands keep working until the last handle is dropped
+    /// (dropping every handle also stops the task).
     pub async fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
         let task = self

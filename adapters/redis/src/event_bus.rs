@@ -5,6 +5,11 @@
 //! to this process's subscribers first (so local sockets get local events while
 //! Redis is down), then PUBLISHes; copies coming back from Redis with this process's
 //! origin are skipped, so nobody receives an event twice.
+//!
+//! `subscribe` does not fail while Redis is down: the subscription is taken locally
+//! (local events flow at once) and the pub/sub supervisor SUBSCRIBEs it as soon as
+//! the link is back. While the link is up, it returns once Redis confirmed the
+//! SUBSCRIBE, so an event published right after reaches it from any process.
 
 use async_trait::async_trait;
 use webchat_domain::{Event, Topic};
