@@ -295,3 +295,63 @@ pub async fn create_chat(owner: &Api, name: &str, members: &[&str]) -> String {
 pub fn user_id(login: &Value) -> String {
     login["user"]["id"].as_str().expect("user id").to_owned()
 }
+
+/// Whether tests must fail instead of skipping when a service is missing.
+pub fn services_required() -> bool {
+    std::env::var("WEBCHAT_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// Skips (or, in CI, fails) a test whose service is unreachable.
+pub fn skip_or_fail(what: &str) {
+    if services_required() {
+        panic!("{what} is required (WEBCHAT_REQUIRE_SERVICES=1) but unreachable");
+    }
+    println!("skipped: {what} unreachable");
+}
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A Redis connection for inspecting keys, or None (after printing `skipped:`).
+pub async fn redis_or_skip() -> Option<redis::aio::MultiplexedConnection> {
+    let connect = async {
+        let client = redis::Client::open(redis_url()).ok()?;
+        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+        let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
+        pong.ok().map(|_| conn)
+    };
+    let conn = tokio::time::timeout(Duration::from_secs(2), connect)
+        .await
+        .ok()
+        .flatten();
+    if conn.is_none() {
+        skip_or_fail("Redis");
+    }
+    conn
+}
+
+/// Configuration for one instance of a cluster sharing Redis under `prefix`.
+pub fn redis_instance_config(prefix: &str, instance: &str) -> Config {
+    let url = redis_url();
+    let mut config = Config::from_lookup(|k| match k {
+        "REDIS_URL" => Some(url.clone()),
+        "WEBCHAT_KEY_PREFIX" => Some(prefix.to_owned()),
+        "WEBCHAT_JWT_SECRET" => Some("cluster-test-secret".to_owned()),
+        "WEBCHAT_INSTANCE_ID" => Some(instance.to_owned()),
+        _ => None,
+    })
+    .expect("valid test configuration");
+    config.port = 0;
+    config
+}
+
+/// A unique Redis key prefix for one test.
+pub fn unique_prefix() -> String {
+    format!("webchat-test:{}:", uuid::Uuid::new_v4().simple())
+}

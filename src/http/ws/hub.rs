@@ -229,12 +229,15 @@ impl Hub {
         };
         let state = self.state();
         match &event {
-            Event::Presence { chats, .. } => {
+            Event::Presence { chats, user_id, .. } => {
+                // Everyone who shares a chat with the user, once; not the user's own
+                // sockets.
                 let audience: HashSet<ConnId> = chats
                     .iter()
                     .filter_map(|c| state.chats.get(c))
                     .flatten()
                     .copied()
+                    .filter(|c| state.conns.get(c).is_some_and(|c| c.user != *user_id))
                     .collect();
                 for conn in audience {
                     state.deliver(conn, &frame);
