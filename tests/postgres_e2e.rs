@@ -1,0 +1,297 @@
+//! PostgreSQL as the source of truth: history survives restarts and cache flushes,
+//! seqs stay gapless across instances, and two real `webchat` processes sharing
+//! Redis and PostgreSQL act as one server.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{create_chat, redis_or_skip, unique, unique_prefix, user_id, Api, TestServer, Ws};
+use futures::future::join_all;
+use serde_json::{json, Value};
+use webchat::app::wiring::{self, Backends};
+use webchat::app::{App, Repositories};
+use webchat::config::Config;
+use webchat_postgres::testing::TestDatabase;
+
+fn config(db: &TestDatabase, prefix: Option<&str>, instance: &str) -> Config {
+    let url = db.url().to_owned();
+    let redis = common::redis_url();
+    let mut config = Config::from_lookup(|k| match k {
+        "DATABASE_URL" => Some(url.clone()),
+        "REDIS_URL" => prefix.map(|_| redis.clone()),
+        "WEBCHAT_KEY_PREFIX" => prefix.map(str::to_owned),
+        "WEBCHAT_JWT_SECRET" => Some("pg-test-secret".to_owned()),
+        "WEBCHAT_INSTANCE_ID" => Some(instance.to_owned()),
+        _ => None,
+    })
+    .expect("valid configuration");
+    config.port = 0;
+    config
+}
+
+async fn boot(config: &Config) -> (TestServer, Backends) {
+    let (app, backends) = wiring::build(config).await.expect("app builds");
+    (TestServer::start(app).await, backends)
+}
+
+fn seqs_and_ids(history: &Value) -> Vec<(i64, String)> {
+    history
+        .as_array()
+        .expect("history array")
+        .iter()
+        .map(|m| {
+            (
+                m["seq"].as_i64().unwrap(),
+                m["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn history_survives_a_restart_and_a_flushed_cache() {
+    let Some(db) = TestDatabase::create_or_skip().await else {
+        return;
+    };
+    let Some(_) = redis_or_skip().await else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let cfg = config(&db, Some(&prefix), "pg-1");
+
+    let (server, backends) = boot(&cfg).await;
+    let (alice, _) = server.client().signup(&unique("a")).await;
+    let chat = create_chat(&alice, "durable", &[]).await;
+    for i in 1..=7 {
+        let r = alice
+            .post(
+                &format!("/api/chats/{chat}/messages"),
+                json!({"content": format!("m{i}")}),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    let before = alice.get(&format!("/api/chats/{chat}/messages")).await.body;
+    assert_eq!(seqs_and_ids(&before).len(), 7);
+    let token = alice.token().to_owned();
+    server.stop().await;
+    backends.shutdown().await;
+
+    // A new process on the same database and Redis: sessions (Redis) and history
+    // (PostgreSQL) are both still there.
+    let (server, backends) = boot(&cfg).await;
+    let alice = server.client().with_token(&token);
+    let after = alice.get(&format!("/api/chats/{chat}/messages")).await;
+    assert_eq!(after.status, 200, "{}", after.body);
+    assert_eq!(seqs_and_ids(&after.body), seqs_and_ids(&before));
+
+    // Flush the cache: reads come from PostgreSQL, identical, and re-warm the cache.
+    server.app.admin.clear_cache().await.expect("clear cache");
+    let flushed = alice.get(&format!("/api/chats/{chat}/messages")).await.body;
+    assert_eq!(seqs_and_ids(&flushed), seqs_and_ids(&before));
+    let stats = server.app.admin.stats().await.expect("stats");
+    assert!(
+        stats.total_cached_messages >= 7,
+        "history read re-cached: {stats:?}"
+    );
+    let first_id = before[6]["id"].as_str().unwrap();
+    let one = alice.get(&format!("/api/messages/{first_id}")).await;
+    assert_eq!(
+        (one.body["seq"].as_i64(), one.body["content"].as_str()),
+        (Some(1), Some("m1"))
+    );
+    let next = alice
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            json!({"content": "m8"}),
+        )
+        .await;
+    assert_eq!(next.body["seq"], 8, "seq continues after the restart");
+    server.stop().await;
+    backends.shutdown().await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn concurrent_sends_through_two_instances_get_seqs_one_to_n() {
+    let Some(db) = TestDatabase::create_or_skip().await else {
+        return;
+    };
+    let mut apps: Vec<(App, Backends)> = Vec::new();
+    for instance in ["c-1", "c-2"] {
+        apps.push(
+            wiring::build(&config(&db, None, instance))
+                .await
+                .expect("app builds"),
+        );
+    }
+    let (a, b) = (&apps[0].0, &apps[1].0);
+    let user = a
+        .auth
+        .register(&unique("c"), "password-1", None)
+        .await
+        .unwrap();
+    let chat = a.chats.create(user.id, "race", &[]).await.unwrap().chat.id;
+    const N: usize = 60;
+    let sends = (0..N).map(|i| {
+        let app = if i % 2 == 0 { a } else { b };
+        async move {
+            app.messages
+                .send(user.id, chat, &format!("m{i}"), None)
+                .await
+        }
+    });
+    let results = join_all(sends).await;
+    let mut seqs: Vec<i64> = results.into_iter().map(|r| r.expect("send").seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=N as i64).collect::<Vec<_>>(),
+        "gapless and unique"
+    );
+    let stored = b
+        .messages
+        .history(user.id, chat, None, Some(100))
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), N);
+    for (_, backends) in &apps {
+        backends.shutdown().await;
+    }
+    drop(apps);
+    db.drop_database().await;
+}
+
+/// A free TCP port on loopback (bound, then released for the child to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Process {
+    child: tokio::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Process {
+    async fn spawn(db: &TestDatabase, prefix: &str, instance: &str) -> Self {
+        let port = free_port();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_webchat"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("DATABASE_URL", db.url())
+            .env("REDIS_URL", common::redis_url())
+            .env("WEBCHAT_KEY_PREFIX", prefix)
+            .env("WEBCHAT_JWT_SECRET", "two-process-secret")
+            .env("WEBCHAT_INSTANCE_ID", instance)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("webchat binary starts");
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        let live = format!("http://{addr}/health/live");
+        for _ in 0..200 {
+            if reqwest::get(&live)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Self { child, addr };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{instance} did not come up on {addr}");
+    }
+
+    fn api(&self) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: format!("http://{}", self.addr),
+            token: None,
+        }
+    }
+
+    /// SIGTERM, as an orchestrator stops it; waits for a clean exit.
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let status = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .expect("exits after SIGTERM")
+            .expect("wait");
+        assert!(status.success(), "clean exit on SIGTERM: {status}");
+    }
+}
+
+#[tokio::test]
+async fn two_real_processes_share_redis_and_postgres() {
+    let Some(db) = TestDatabase::create_or_skip().await else {
+        return;
+    };
+    let Some(_) = redis_or_skip().await else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let one = Process::spawn(&db, &prefix, "proc-1").await;
+    let two = Process::spawn(&db, &prefix, "proc-2").await;
+
+    let name = unique("p");
+    let r = one
+        .api()
+        .post(
+            "/api/auth/register",
+            json!({"username": name, "password": "password-1"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let login = two
+        .api()
+        .post(
+            "/api/auth/login",
+            json!({"username": name, "password": "password-1"}),
+        )
+        .await;
+    assert_eq!(
+        login.status, 200,
+        "registered on one, logged in on two: {}",
+        login.body
+    );
+    let alice_two = two
+        .api()
+        .with_token(login.body["access_token"].as_str().unwrap());
+    let (bob_one, bob_login) = one.api().signup(&unique("q")).await;
+    let chat = create_chat(&alice_two, "procs", &[&user_id(&bob_login)]).await;
+
+    let mut bob_ws = Ws::connect(two.addr, bob_one.token()).await;
+    bob_ws.sync().await;
+    let alice_one = one.api().with_token(alice_two.token());
+    let sent = alice_one
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            json!({"content": "between processes"}),
+        )
+        .await;
+    assert_eq!(sent.status, 201);
+    let got = bob_ws.expect("message.created").await;
+    assert_eq!(got["message"]["id"], sent.body["id"]);
+    let health = one.api().get("/health").await;
+    assert_eq!(health.status, 200, "{}", health.body);
+    assert_eq!(health.body["info"]["database"]["status"], "up");
+    assert_eq!(health.body["info"]["redis"]["status"], "up");
+
+    bob_ws.close().await;
+    one.stop().await;
+    two.stop().await;
+    db.drop_database().await;
+}
