@@ -333,3 +333,67 @@ async fn the_cleanup_job_drops_sockets_of_an_instance_that_stopped_heart_beating
     watcher.close().await;
     cluster.stop().await;
 }
+
+/// Runs `webchat admin ...` against the cluster's Redis; returns stdout.
+fn admin(prefix: &str, action: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_webchat"))
+        .args(["admin", action])
+        .env_clear()
+        .env("REDIS_URL", common::redis_url())
+        .env("WEBCHAT_KEY_PREFIX", prefix)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("webchat admin runs");
+    assert!(
+        out.status.success(),
+        "admin {action}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn admin_commands_act_on_the_shared_redis() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let (alice, _) = cluster.a.client().signup(&unique("a")).await;
+    let chat = create_chat(&alice, "adm", &[]).await;
+    for i in 0..3 {
+        alice
+            .post(
+                &format!("/api/chats/{chat}/messages"),
+                json!({"content": format!("{i}")}),
+            )
+            .await;
+    }
+    let ws = Ws::connect(cluster.a.addr, alice.token()).await;
+    let stats: serde_json::Value =
+        serde_json::from_str(admin(&cluster.prefix, "stats").trim()).unwrap();
+    assert_eq!(stats["total_cached_messages"], 3, "{stats}");
+    assert_eq!(stats["total_chats"], 1, "{stats}");
+
+    admin(&cluster.prefix, "clear-cache");
+    let stats: serde_json::Value =
+        serde_json::from_str(admin(&cluster.prefix, "stats").trim()).unwrap();
+    assert_eq!(stats["total_cached_messages"], 0);
+    let history = alice.get(&format!("/api/chats/{chat}/messages")).await;
+    assert_eq!(
+        history.body.as_array().unwrap().len(),
+        3,
+        "history still served"
+    );
+
+    assert_eq!(alice.get("/api/users/online").await.body["count"], 1);
+    admin(&cluster.prefix, "clear-presence");
+    assert_eq!(alice.get("/api/users/online").await.body["count"], 0);
+
+    admin(&cluster.prefix, "clear-sessions");
+    assert_eq!(
+        alice.get("/api/users/me").await.status,
+        401,
+        "sessions cleared"
+    );
+    ws.close().await;
+    cluster.stop().await;
+}
