@@ -172,8 +172,10 @@ impl Connection {
                 .await;
         }
         let _ = sink.close().await;
-        hub.unregister(conn).await;
+        // Presence first: shutdown waits for the hub to empty, so by then every
+        // closing socket has been reported offline.
         app.presence.disconnect(self.user, &self.socket_id).await;
+        hub.unregister(conn).await;
         tracing::debug!("socket closed");
     }
 
