@@ -11,7 +11,7 @@ use common::{create_chat, redis_or_skip, unique, unique_prefix, user_id, Api, Te
 use futures::future::join_all;
 use serde_json::{json, Value};
 use webchat::app::wiring::{self, Backends};
-use webchat::app::{App, Repositories};
+use webchat::app::App;
 use webchat::config::Config;
 use webchat_postgres::testing::TestDatabase;
 
