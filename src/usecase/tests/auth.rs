@@ -186,6 +186,11 @@ async fn logout_ends_the_session_and_blacklists_its_token() {
     let other = login(&fx, "alice").await;
     let ctx = fx.app.auth.authenticate(&pair.access_token).await.unwrap();
     fx.app.auth.logout(&ctx).await.unwrap();
+    assert!(
+        fx.sessions.is_token_blacklisted(&ctx.token).await.unwrap(),
+        "refused even should the session come back"
+    );
+    assert!(!fx.sessions.validate(pair.session_id).await.unwrap());
 
     let err = fx.app.auth.authenticate(&pair.access_token).await;
     assert!(matches!(err, Err(AppError::Unauthorized)), "{err:?}");

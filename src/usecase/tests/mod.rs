@@ -18,7 +18,7 @@ use futures::StreamExt;
 use webchat_domain::{
     Chat, ChatId, ChatName, DisplayName, Event, PresenceStatus, Topic, User, UserId, Username,
 };
-use webchat_ports::{Clock, EventStream, ManualClock};
+use webchat_ports::{Clock, EventStream, ManualClock, SessionStore};
 
 use crate::app::{App, Ports, Repositories};
 use crate::config::Config;
@@ -31,6 +31,7 @@ pub(super) struct Fixture {
     pub app: App,
     pub clock: Arc<ManualClock>,
     pub repos: Repositories,
+    pub sessions: Arc<dyn SessionStore>,
 }
 
 impl Fixture {
@@ -43,8 +44,14 @@ impl Fixture {
         let clock = Arc::new(ManualClock::default());
         let repos = Repositories::default();
         let ports = swap(Ports::in_memory(repos.clone(), clock.clone()));
+        let sessions = ports.sessions.clone();
         let app = App::from_ports(ports, &Config::for_tests(), SECRET, vec![], "test".into());
-        Self { app, clock, repos }
+        Self {
+            app,
+            clock,
+            repos,
+            sessions,
+        }
     }
 
     /// A user stored directly in the repository: no password hashing, for tests
