@@ -297,3 +297,16 @@ async fn an_expired_session_refuses_its_tokens() {
     let err = fx.app.auth.refresh(&pair.refresh_token).await;
     assert!(matches!(err, Err(AppError::InvalidToken)), "{err:?}");
 }
+
+#[tokio::test]
+async fn concurrent_registrations_of_one_name_admit_one() {
+    let fx = Fixture::new();
+    let auth = &fx.app.auth;
+    let (a, b) = tokio::join!(
+        auth.register("alice", PASSWORD, None),
+        auth.register("ALICE", PASSWORD, None),
+    );
+    assert!(a.is_ok() != b.is_ok(), "exactly one wins: {a:?} / {b:?}");
+    let loser = a.err().or(b.err()).unwrap();
+    assert!(matches!(loser, AppError::UsernameTaken), "{loser:?}");
+}
