@@ -129,11 +129,32 @@ impl MessageService {
                 .page(chat, None, RECENT_WINDOW.max(limit))
                 .await?;
             if !newest.is_empty() {
-                cache_write("warm_up", self.cache.warm_up(chat, &newest).await);
+                self.warm_up(chat, &newest).await;
             }
             return Ok(newest.into_iter().take(limit).collect());
         }
         Ok(self.messages.page(chat, before_seq, limit).await?)
+    }
+
+    /// Installs the chat's window from a repository read. A send that committed
+    /// after that read but cached itself before the window existed would be missing
+    /// from it for good, so the repository's head is checked once more afterwards and
+    /// a window that is already behind is dropped (the next read rebuilds it).
+    async fn warm_up(&self, chat: ChatId, newest: &[Message]) {
+        if let Err(e) = self.cache.warm_up(chat, newest).await {
+            tracing::warn!(error = %e, "message cache write failed: warm_up");
+            return;
+        }
+        let head = match self.messages.page(chat, None, 1).await {
+            Ok(head) => head,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot re-check the window head");
+                Vec::new()
+            }
+        };
+        if head.first().map(|m| m.seq) != newest.first().map(|m| m.seq) {
+            cache_write("invalidate_chat", self.cache.invalidate_chat(chat).await);
+        }
     }
 
     /// Messages after `since_seq`, oldest first (recovery on `join`).

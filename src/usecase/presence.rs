@@ -90,6 +90,7 @@ impl PresenceService {
             .users
             .entry(user)
             .and_modify(|e| {
+                e.0 = PresenceStatus::Online;
                 e.1 = now;
                 e.2 += 1
             })

@@ -60,7 +60,12 @@ pub async fn upgrade(req: &Request, ws: WebSocket, gateway: Data<&Gateway>) -> R
         Err(e) => return ApiError::from(e).into_response(),
     };
     let gateway = gateway.0.clone();
+    // Small buffers: tungstenite's defaults (128 KiB each way) would cost ~300 KiB
+    // per idle socket; chat frames are small and a write is flushed at once.
     let config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1 << 20)
         .max_message_size(Some(1 << 20))
         .max_frame_size(Some(1 << 20));
     ws.config(config)
