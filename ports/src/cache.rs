@@ -34,11 +34,23 @@ pub struct CacheStats {
 ///
 /// Per chat the cache keeps a *recent window*: the chat's newest messages, newest
 /// first, at most [`RECENT_WINDOW`]. A window only ever exists whole: `warm_up`
-/// creates it from the repository, `cache_message` extends an existing window with a
-/// newer message (and never creates one), and anything that would leave a hole
-/// (a delete) drops the window instead. So a window shorter than `RECENT_WINDOW`
-/// is the chat's entire history. The pinned set works the same way: `cache_pinned`
-/// creates it, `update_cached` keeps it in step.
+/// creates it from the repository, `cache_message` extends an existing window with
+/// the message right after its head (and never creates one), and anything that would
+/// leave a hole (a delete, a write-through that arrives out of order or past a missed
+/// seq) drops the window instead. So a window shorter than `RECENT_WINDOW` is the
+/// chat's entire history. A wrong drop only costs one reload from the repository. The
+/// pinned set works the same way: `cache_pinned` creates it, `update_cached` keeps it
+/// in step.
+///
+/// A delete leaves a *tombstone*: for the cache ttl after `delete_cached(chat, id)`
+/// the id counts as deleted. `get_cached` answers `None` for it, and no write brings
+/// it back: `cache_message`, `cache_many` and `update_cached` skip it (it is not
+/// cached by id, indexed, put in a window or pinned set), `cache_pinned` leaves it out
+/// of the set, and `warm_up` given it changes nothing. So a write that read the
+/// repository before a concurrent delete and reaches the cache after it loses instead
+/// of resurrecting the message. `invalidate_chat` keeps tombstones; `clear_all`
+/// removes them with everything else. Every check and the write it guards are one
+/// atomic step.
 ///
 /// # Errors
 /// `PortError::Unavailable` when the backend cannot answer; callers then read and
@@ -46,46 +58,61 @@ pub struct CacheStats {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait MessageCache: Send + Sync {
-    /// Write-through of a stored message: caches it by id, indexes it by seq, and
-    /// pushes it onto the chat's window when a window exists and the message is newer
-    /// than its head (older messages never enter the window this way).
+    /// Write-through of a stored message: caches it by id and indexes it by seq. When
+    /// the chat has a window, the message's seq decides (an empty window's head counts
+    /// as seq 0):
+    /// - `seq == head.seq + 1`: it becomes the head, the window is trimmed to
+    ///   [`RECENT_WINDOW`] and its ttl renewed;
+    /// - else, the window already holds a message with this seq or this id: the window
+    ///   stays as it was;
+    /// - otherwise (an older message the window lacks, or a newer one past a missed
+    ///   seq) the window is dropped, since it may now have a hole.
+    ///
+    /// Never creates a window. A tombstoned id is skipped: nothing changes.
     async fn cache_message(&self, message: &Message) -> PortResult<()>;
 
-    /// The cached message, or `None` on a miss.
+    /// The cached message, or `None` on a miss or a tombstoned id.
     async fn get_cached(&self, id: MessageId) -> PortResult<Option<Message>>;
 
     /// Replaces a cached message after an edit, pin or unpin: its own entry, its
     /// entry in the window (if there), and its membership of the pinned set (if the
-    /// set exists: in when `pinned_at` is set, out otherwise).
+    /// set exists: in when `pinned_at` is set, out otherwise). Never creates a window
+    /// or pinned set. A tombstoned id is skipped: nothing changes.
     async fn update_cached(&self, message: &Message) -> PortResult<()>;
 
-    /// Forgets a deleted message everywhere and drops the chat's window.
+    /// Forgets a deleted message everywhere (its entry, seq index and pinned-set
+    /// membership), drops the chat's window, and leaves a tombstone for the id that
+    /// lives the cache ttl.
     async fn delete_cached(&self, chat: ChatId, id: MessageId) -> PortResult<()>;
 
     /// The chat's window, newest first, cut to `limit`; `None` when no window exists.
     async fn recent(&self, chat: ChatId, limit: usize) -> PortResult<Option<Vec<Message>>>;
 
     /// Replaces the chat's pinned set with `pinned` (every pinned message of the
-    /// chat, as the repository has them).
+    /// chat, as the repository has them), leaving out tombstoned ids.
     async fn cache_pinned(&self, chat: ChatId, pinned: &[Message]) -> PortResult<()>;
 
     /// The chat's pinned messages, newest pin first; `None` when no set is cached.
     async fn pinned(&self, chat: ChatId) -> PortResult<Option<Vec<Message>>>;
 
-    /// Caches many messages by id in one round trip (no window change).
+    /// Caches many messages by id in one round trip (no window change), skipping
+    /// tombstoned ids.
     async fn cache_many(&self, messages: &[Message]) -> PortResult<()>;
 
     /// Creates (or replaces) the chat's window from the repository's newest messages,
-    /// given newest first; only the first [`RECENT_WINDOW`] are kept.
+    /// given newest first; only the first [`RECENT_WINDOW`] are kept. When any kept
+    /// message is tombstoned the list was read before a delete and is stale: nothing
+    /// changes (no window is created, an existing one stays).
     async fn warm_up(&self, chat: ChatId, newest_first: &[Message]) -> PortResult<()>;
 
-    /// Forgets everything cached for the chat.
+    /// Forgets everything cached for the chat except its tombstones.
     async fn invalidate_chat(&self, chat: ChatId) -> PortResult<()>;
 
-    /// Counts of cached messages and of chats with cached messages.
+    /// Counts of cached messages and of chats with cached messages (tombstones are
+    /// not messages).
     async fn stats(&self) -> PortResult<CacheStats>;
 
-    /// Removes every cache entry (`webchat admin clear-cache`); returns how many keys
-    /// or records went.
+    /// Removes every cache entry, tombstones included (`webchat admin clear-cache`);
+    /// returns how many keys or records went.
     async fn clear_all(&self) -> PortResult<u64>;
 }

@@ -9,7 +9,9 @@ use webchat_ports::{CacheConfig, CacheStats, Clock, MessageCache, PortResult, RE
 use crate::lock;
 
 /// The message cache in memory, laid out like its Redis keys: entries by id, a seq
-/// index, a recent window and a pinned set per chat, each with its own expiry.
+/// index, a recent window and a pinned set per chat, each with its own expiry, plus
+/// the tombstones of deleted ids. Every check and the write it guards happen under
+/// the one lock, so they are atomic.
 pub struct MemoryMessageCache {
     ttl: chrono::Duration,
     clock: Arc<dyn Clock>,
@@ -27,7 +29,40 @@ struct Cached {
     windows: HashMap<ChatId, Expiring<VecDeque<Message>>>,
     /// Newest pin first.
     pinned: HashMap<ChatId, Expiring<Vec<Message>>>,
+    /// Deleted ids, until when no write may cache them again.
+    tombstones: HashMap<MessageId, DateTime<Utc>>,
     writes: u32,
+}
+
+impl Cached {
+    fn tombstoned(&self, id: MessageId, now: DateTime<Utc>) -> bool {
+        self.tombstones.get(&id).is_some_and(|until| *until > now)
+    }
+}
+
+/// Where a written-through message falls relative to a chat's window.
+enum Place {
+    /// Right after the head: it becomes the new head.
+    Next,
+    /// Already in the window (by seq or id).
+    Present,
+    /// Older and missing, or past a missed seq: the window may have a hole.
+    Gap,
+}
+
+fn place(window: &VecDeque<Message>, message: &Message) -> Place {
+    // An empty window is a chat without messages, and seqs start at 1.
+    let head = window.front().map_or(0, |m| m.seq);
+    if message.seq == head + 1 {
+        Place::Next
+    } else if window
+        .iter()
+        .any(|m| m.seq == message.seq || m.id == message.id)
+    {
+        Place::Present
+    } else {
+        Place::Gap
+    }
 }
 
 struct Expiring<T> {
@@ -72,6 +107,7 @@ impl MemoryMessageCache {
             state.by_seq.retain(|_, e| e.until > now);
             state.windows.retain(|_, e| e.until > now);
             state.pinned.retain(|_, e| e.until > now);
+            state.tombstones.retain(|_, until| *until > now);
         }
         state
     }
@@ -107,17 +143,24 @@ impl MessageCache for MemoryMessageCache {
     async fn cache_message(&self, message: &Message) -> PortResult<()> {
         let now = self.clock.now();
         let mut state = self.write(now);
+        if state.tombstoned(message.id, now) {
+            return Ok(());
+        }
         self.put(&mut state, message, now);
         self.index(&mut state, message, now);
-        if let Some(window) = live_mut(&mut state.windows, &message.chat_id, now) {
-            let newer = window
-                .value
-                .front()
-                .is_none_or(|head| message.seq > head.seq);
-            if newer {
+        let chat = message.chat_id;
+        let Some(window) = live_mut(&mut state.windows, &chat, now) else {
+            return Ok(());
+        };
+        match place(&window.value, message) {
+            Place::Next => {
                 window.value.push_front(message.clone());
                 window.value.truncate(RECENT_WINDOW);
                 window.until = now + self.ttl;
+            }
+            Place::Present => {}
+            Place::Gap => {
+                state.windows.remove(&chat);
             }
         }
         Ok(())
@@ -126,12 +169,18 @@ impl MessageCache for MemoryMessageCache {
     async fn get_cached(&self, id: MessageId) -> PortResult<Option<Message>> {
         let now = self.clock.now();
         let state = lock(&self.state);
+        if state.tombstoned(id, now) {
+            return Ok(None);
+        }
         Ok(state.messages.get(&id).and_then(|e| e.live(now)).cloned())
     }
 
     async fn update_cached(&self, message: &Message) -> PortResult<()> {
         let now = self.clock.now();
         let mut state = self.write(now);
+        if state.tombstoned(message.id, now) {
+            return Ok(());
+        }
         self.put(&mut state, message, now);
         if let Some(window) = live_mut(&mut state.windows, &message.chat_id, now) {
             for cached in window.value.iter_mut().filter(|m| m.id == message.id) {
@@ -152,6 +201,7 @@ impl MessageCache for MemoryMessageCache {
         let now = self.clock.now();
         let mut state = self.write(now);
         state.messages.remove(&id);
+        state.tombstones.insert(id, now + self.ttl);
         state.windows.remove(&chat);
         if let Some(index) = state.by_seq.get_mut(&chat) {
             index.value.retain(|_, cached| *cached != id);
@@ -177,7 +227,7 @@ impl MessageCache for MemoryMessageCache {
         let mut state = self.write(now);
         let mut set: Vec<Message> = pinned
             .iter()
-            .filter(|m| m.pinned_at.is_some())
+            .filter(|m| m.pinned_at.is_some() && !state.tombstoned(m.id, now))
             .cloned()
             .collect();
         sort_by_pin(&mut set);
@@ -201,7 +251,9 @@ impl MessageCache for MemoryMessageCache {
         let now = self.clock.now();
         let mut state = self.write(now);
         for message in messages {
-            self.put(&mut state, message, now);
+            if !state.tombstoned(message.id, now) {
+                self.put(&mut state, message, now);
+            }
         }
         Ok(())
     }
@@ -210,7 +262,12 @@ impl MessageCache for MemoryMessageCache {
     async fn warm_up(&self, chat: ChatId, newest_first: &[Message]) -> PortResult<()> {
         let now = self.clock.now();
         let mut state = self.write(now);
-        let window: VecDeque<Message> = newest_first.iter().take(RECENT_WINDOW).cloned().collect();
+        let kept = &newest_first[..newest_first.len().min(RECENT_WINDOW)];
+        if kept.iter().any(|m| state.tombstoned(m.id, now)) {
+            // Read before a delete: stale, and a window built from it would be wrong.
+            return Ok(());
+        }
+        let window: VecDeque<Message> = kept.iter().cloned().collect();
         state.windows.insert(
             chat,
             Expiring {
@@ -250,8 +307,11 @@ impl MessageCache for MemoryMessageCache {
     #[tracing::instrument(skip(self))]
     async fn clear_all(&self) -> PortResult<u64> {
         let mut state = lock(&self.state);
-        let removed =
-            state.messages.len() + state.by_seq.len() + state.windows.len() + state.pinned.len();
+        let removed = state.messages.len()
+            + state.by_seq.len()
+            + state.windows.len()
+            + state.pinned.len()
+            + state.tombstones.len();
         *state = Cached::default();
         Ok(removed as u64)
     }

@@ -9,25 +9,56 @@
 //! Redis cannot hold an empty list or zset, but an empty window ("the chat has no
 //! messages") and an empty pinned set ("nothing is pinned") are answers worth
 //! caching, so both keep a marker element that readers skip.
+//!
+//! A deleted id's tombstone is its `message:{id}` key holding `TOMBSTONE` for the
+//! cache ttl, so the key table stays as it is. Every write that could bring a message
+//! back is a script (`lua/cache_*.lua`, over the shared `cache_common.lua`) that reads
+//! the tombstone and writes in one atomic step.
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use redis::Script;
+use redis::{Script, ScriptInvocation};
 use webchat_domain::{ChatId, Message, MessageId};
 use webchat_ports::{CacheConfig, CacheStats, MessageCache, PortResult, RECENT_WINDOW};
 
 use crate::backend::{corrupt, millis, unavailable, RedisBackend};
 use crate::scan::{count_keys, unlink_keys};
 
+/// A script that takes messages: the shared prelude, then its body.
+fn with_prelude(body: &str) -> Script {
+    Script::new(&format!(
+        "{}\n{}",
+        include_str!("lua/cache_common.lua"),
+        body
+    ))
+}
+
 static CACHE_MESSAGE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/cache_message.lua")));
+    LazyLock::new(|| with_prelude(include_str!("lua/cache_message.lua")));
 static UPDATE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/cache_update.lua")));
+    LazyLock::new(|| with_prelude(include_str!("lua/cache_update.lua")));
+static CACHE_MANY: LazyLock<Script> =
+    LazyLock::new(|| with_prelude(include_str!("lua/cache_many.lua")));
+static CACHE_PINNED: LazyLock<Script> =
+    LazyLock::new(|| with_prelude(include_str!("lua/cache_pinned.lua")));
+static WARM_UP: LazyLock<Script> =
+    LazyLock::new(|| with_prelude(include_str!("lua/cache_warm_up.lua")));
+static INVALIDATE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/cache_invalidate.lua")));
+static COUNT_LIVE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/cache_count_live.lua")));
 
 /// Stands for "no messages" in a window and "nothing pinned" in a pinned set; never
 /// a message id or message JSON.
 const EMPTY_MARKER: &str = "~empty";
+
+/// The value of `message:{id}` after a delete: never message JSON.
+const TOMBSTONE: &str = "~deleted";
+
+/// Keys per SCAN step, and per `COUNT_LIVE` call.
+const PAGE: usize = 500;
 
 #[derive(Debug, Clone)]
 pub struct RedisMessageCache {
@@ -44,52 +75,85 @@ impl RedisMessageCache {
         millis(self.config.ttl)
     }
 
-    /// Queues "cache by id and index by seq" for each message; with `Write::Missing`
-    /// entries already cached are left as they are.
-    fn store_all(
+    /// Runs a prelude script (`cache_common.lua`): its own keys, then the tombstone
+    /// marker, the ttl and its own args, then each message's key pair and arg four.
+    async fn run(
         &self,
-        pipe: &mut redis::Pipeline,
+        op: &str,
+        script: &Script,
+        own_keys: &[String],
+        own_args: &[String],
         messages: &[Message],
-        write: Write,
-    ) -> PortResult<()> {
+    ) -> PortResult<i64> {
         let keys = self.backend.keys();
+        let mut invocation: ScriptInvocation<'_> = script.prepare_invoke();
+        for key in own_keys {
+            invocation.key(key);
+        }
+        invocation.arg(TOMBSTONE).arg(self.ttl());
+        for arg in own_args {
+            invocation.arg(arg);
+        }
         for message in messages {
-            let index = keys.chat_messages(message.chat_id);
-            let mut set = redis::cmd("SET");
-            set.arg(keys.message(message.id))
+            let pin_score = message
+                .pinned_at
+                .map(|t| t.timestamp_millis().to_string())
+                .unwrap_or_default();
+            invocation
+                .key(keys.message(message.id))
+                .key(keys.chat_messages(message.chat_id))
                 .arg(encode(message)?)
-                .arg("PX")
-                .arg(self.ttl());
-            if write == Write::Missing {
-                set.arg("NX");
-            }
-            pipe.add_command(set)
-                .ignore()
-                .cmd("ZADD")
-                .arg(&index)
                 .arg(message.seq)
                 .arg(message.id.to_string())
-                .ignore()
-                .cmd("PEXPIRE")
-                .arg(&index)
-                .arg(self.ttl())
-                .ignore();
+                .arg(pin_score);
         }
-        Ok(())
-    }
-
-    async fn exec(&self, op: &str, pipe: &redis::Pipeline) -> PortResult<()> {
         let mut conn = self.backend.conn().await?;
-        pipe.query_async::<()>(&mut *conn)
+        invocation
+            .invoke_async(&mut *conn)
             .await
             .map_err(|e| unavailable(op, e))
     }
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Write {
-    All,
-    Missing,
+    /// Every key matching `rest` under the prefix (SCAN may repeat a key).
+    async fn scan_keys(&self, rest: &str) -> PortResult<HashSet<String>> {
+        let pattern = self.backend.keys().pattern(rest);
+        let mut seen = HashSet::new();
+        let mut cursor = 0u64;
+        loop {
+            let mut conn = self.backend.conn().await?;
+            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(PAGE)
+                .query_async(&mut *conn)
+                .await
+                .map_err(|e| unavailable("SCAN", e))?;
+            seen.extend(page);
+            if next == 0 {
+                return Ok(seen);
+            }
+            cursor = next;
+        }
+    }
+
+    /// How many `message:*` keys hold a message rather than a tombstone.
+    async fn count_live_messages(&self) -> PortResult<u64> {
+        let keys: Vec<String> = self.scan_keys("message:*").await?.into_iter().collect();
+        let mut live = 0;
+        for page in keys.chunks(PAGE) {
+            let mut conn = self.backend.conn().await?;
+            let n: u64 = COUNT_LIVE
+                .key(page)
+                .arg(TOMBSTONE)
+                .invoke_async(&mut *conn)
+                .await
+                .map_err(|e| unavailable("count messages", e))?;
+            live += n;
+        }
+        Ok(live)
+    }
 }
 
 fn encode(message: &Message) -> PortResult<String> {
@@ -104,21 +168,16 @@ fn decode(json: &str) -> PortResult<Message> {
 impl MessageCache for RedisMessageCache {
     #[tracing::instrument(skip(self, message), fields(message = %message.id))]
     async fn cache_message(&self, message: &Message) -> PortResult<()> {
-        let keys = self.backend.keys();
-        let mut conn = self.backend.conn().await?;
-        let _: i64 = CACHE_MESSAGE
-            .key(keys.message(message.id))
-            .key(keys.chat_messages(message.chat_id))
-            .key(keys.chat_recent(message.chat_id))
-            .arg(encode(message)?)
-            .arg(self.ttl())
-            .arg(message.seq)
-            .arg(message.id.to_string())
-            .arg(EMPTY_MARKER)
-            .arg(RECENT_WINDOW)
-            .invoke_async(&mut *conn)
-            .await
-            .map_err(|e| unavailable("cache_message", e))?;
+        let window = self.backend.keys().chat_recent(message.chat_id);
+        let args = [EMPTY_MARKER.to_owned(), RECENT_WINDOW.to_string()];
+        self.run(
+            "cache_message",
+            &CACHE_MESSAGE,
+            &[window],
+            &args,
+            std::slice::from_ref(message),
+        )
+        .await?;
         Ok(())
     }
 
@@ -130,31 +189,28 @@ impl MessageCache for RedisMessageCache {
             .query_async(&mut *conn)
             .await
             .map_err(|e| unavailable("GET message", e))?;
-        json.as_deref().map(decode).transpose()
+        json.as_deref()
+            .filter(|json| *json != TOMBSTONE)
+            .map(decode)
+            .transpose()
     }
 
     #[tracing::instrument(skip(self, message), fields(message = %message.id))]
     async fn update_cached(&self, message: &Message) -> PortResult<()> {
         let keys = self.backend.keys();
-        let pin_score = message
-            .pinned_at
-            .map(|t| t.timestamp_millis().to_string())
-            .unwrap_or_default();
-        let mut conn = self.backend.conn().await?;
-        let _: i64 = UPDATE
-            .key(keys.message(message.id))
-            .key(keys.chat_messages(message.chat_id))
-            .key(keys.chat_recent(message.chat_id))
-            .key(keys.chat_pinned(message.chat_id))
-            .arg(encode(message)?)
-            .arg(self.ttl())
-            .arg(message.seq)
-            .arg(message.id.to_string())
-            .arg(pin_score)
-            .arg(EMPTY_MARKER)
-            .invoke_async(&mut *conn)
-            .await
-            .map_err(|e| unavailable("update_cached", e))?;
+        let own = [
+            keys.chat_recent(message.chat_id),
+            keys.chat_pinned(message.chat_id),
+        ];
+        let args = [EMPTY_MARKER.to_owned()];
+        self.run(
+            "update_cached",
+            &UPDATE,
+            &own,
+            &args,
+            std::slice::from_ref(message),
+        )
+        .await?;
         Ok(())
     }
 
@@ -163,8 +219,13 @@ impl MessageCache for RedisMessageCache {
         let keys = self.backend.keys();
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .cmd("UNLINK")
+            .cmd("SET")
             .arg(keys.message(id))
+            .arg(TOMBSTONE)
+            .arg("PX")
+            .arg(self.ttl())
+            .ignore()
+            .cmd("UNLINK")
             .arg(keys.chat_recent(chat))
             .ignore()
             .cmd("ZREM")
@@ -175,7 +236,10 @@ impl MessageCache for RedisMessageCache {
             .arg(keys.chat_pinned(chat))
             .arg(id.to_string())
             .ignore();
-        self.exec("delete_cached", &pipe).await
+        let mut conn = self.backend.conn().await?;
+        pipe.query_async::<()>(&mut *conn)
+            .await
+            .map_err(|e| unavailable("delete_cached", e))
     }
 
     #[tracing::instrument(skip(self))]
@@ -210,30 +274,16 @@ impl MessageCache for RedisMessageCache {
 
     #[tracing::instrument(skip(self, pinned), fields(count = pinned.len()))]
     async fn cache_pinned(&self, chat: ChatId, pinned: &[Message]) -> PortResult<()> {
-        let key = self.backend.keys().chat_pinned(chat);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("DEL")
-            .arg(&key)
-            .ignore()
-            .cmd("ZADD")
-            .arg(&key)
-            .arg(0)
-            .arg(EMPTY_MARKER)
-            .ignore();
-        for message in pinned {
-            let score = message.pinned_at.map_or(0, |t| t.timestamp_millis());
-            pipe.cmd("ZADD")
-                .arg(&key)
-                .arg(score)
-                .arg(message.id.to_string())
-                .ignore();
-        }
-        pipe.cmd("PEXPIRE").arg(&key).arg(self.ttl()).ignore();
-        // `pinned` reads the messages by id, so they must be cached; but entries
-        // already cached are what `get_cached` answers and stay as they are.
-        self.store_all(&mut pipe, pinned, Write::Missing)?;
-        self.exec("cache_pinned", &pipe).await
+        let pinned: Vec<Message> = pinned
+            .iter()
+            .filter(|m| m.pinned_at.is_some())
+            .cloned()
+            .collect();
+        let set = self.backend.keys().chat_pinned(chat);
+        let args = [EMPTY_MARKER.to_owned()];
+        self.run("cache_pinned", &CACHE_PINNED, &[set], &args, &pinned)
+            .await?;
+        Ok(())
     }
 
     #[tracing::instrument(skip(self))]
@@ -264,8 +314,13 @@ impl MessageCache for RedisMessageCache {
             .query_async(&mut *conn)
             .await
             .map_err(|e| unavailable("MGET pinned", e))?;
-        // One evicted message makes the cached set unusable: the caller refills it.
-        let Some(records) = records.into_iter().collect::<Option<Vec<String>>>() else {
+        // One evicted (or deleted) message makes the cached set unusable: the caller
+        // refills it from the repository.
+        let Some(records) = records
+            .into_iter()
+            .map(|r| r.filter(|json| json != TOMBSTONE))
+            .collect::<Option<Vec<String>>>()
+        else {
             return Ok(None);
         };
         records
@@ -280,66 +335,51 @@ impl MessageCache for RedisMessageCache {
         if messages.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        self.store_all(&mut pipe, messages, Write::All)?;
-        self.exec("cache_many", &pipe).await
+        self.run("cache_many", &CACHE_MANY, &[], &[], messages)
+            .await?;
+        Ok(())
     }
 
     #[tracing::instrument(skip(self, newest_first), fields(count = newest_first.len()))]
     async fn warm_up(&self, chat: ChatId, newest_first: &[Message]) -> PortResult<()> {
         let key = self.backend.keys().chat_recent(chat);
         let window = &newest_first[..newest_first.len().min(RECENT_WINDOW)];
-        let mut pipe = redis::pipe();
-        pipe.atomic().cmd("DEL").arg(&key).ignore();
-        let mut push = redis::cmd("RPUSH");
-        push.arg(&key);
-        if window.is_empty() {
-            push.arg(EMPTY_MARKER);
-        }
-        for message in window {
-            push.arg(encode(message)?);
-        }
-        pipe.add_command(push)
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(&key)
-            .arg(self.ttl())
-            .ignore();
-        self.store_all(&mut pipe, window, Write::All)?;
-        self.exec("warm_up", &pipe).await
+        let args = [EMPTY_MARKER.to_owned()];
+        self.run("warm_up", &WARM_UP, &[key], &args, window).await?;
+        Ok(())
     }
 
     #[tracing::instrument(skip(self))]
     async fn invalidate_chat(&self, chat: ChatId) -> PortResult<()> {
         let keys = self.backend.keys();
         let index = keys.chat_messages(chat);
-        let ids: Vec<String> = {
-            let mut conn = self.backend.conn().await?;
-            redis::cmd("ZRANGE")
-                .arg(&index)
-                .arg(0)
-                .arg(-1)
-                .query_async(&mut *conn)
-                .await
-                .map_err(|e| unavailable("ZRANGE messages", e))?
-        };
-        let mut unlink = redis::cmd("UNLINK");
-        unlink
+        let mut conn = self.backend.conn().await?;
+        let ids: Vec<String> = redis::cmd("ZRANGE")
             .arg(&index)
-            .arg(keys.chat_recent(chat))
-            .arg(keys.chat_pinned(chat));
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("ZRANGE messages", e))?;
+        let mut invocation = INVALIDATE.key(&index);
+        invocation
+            .key(keys.chat_recent(chat))
+            .key(keys.chat_pinned(chat))
+            .arg(TOMBSTONE);
         for id in &ids {
-            unlink.arg(keys.message_of(id));
+            invocation.key(keys.message_of(id));
         }
-        let mut pipe = redis::pipe();
-        pipe.add_command(unlink).ignore();
-        self.exec("invalidate_chat", &pipe).await
+        let _: i64 = invocation
+            .invoke_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("invalidate_chat", e))?;
+        Ok(())
     }
 
     #[tracing::instrument(skip(self))]
     async fn stats(&self) -> PortResult<CacheStats> {
         Ok(CacheStats {
-            total_cached_messages: count_keys(&self.backend, "message:*").await?,
+            total_cached_messages: self.count_live_messages().await?,
             total_chats: count_keys(&self.backend, "chat:messages:*").await?,
         })
     }

@@ -78,18 +78,28 @@ async fn window_exists_only_whole() {
         "the window stays at 50"
     );
 
-    cache.cache_message(&all[10]).await.unwrap();
+    cache.cache_message(&all[40]).await.unwrap();
     assert_eq!(
-        cache.recent(chat, 1).await.unwrap().unwrap()[0].seq,
-        60,
-        "older messages never enter"
+        cache.recent(chat, 100).await.unwrap().unwrap().len(),
+        RECENT_WINDOW,
+        "a message the window already holds leaves it as it was"
+    );
+    cache.cache_message(&all[5]).await.unwrap();
+    assert_eq!(
+        cache.recent(chat, 1).await.unwrap(),
+        None,
+        "an older message the window lacks drops it"
     );
     assert_eq!(
-        cache.get_cached(all[10].id).await.unwrap(),
-        Some(all[10].clone()),
-        "but are cached by id"
+        cache.get_cached(all[5].id).await.unwrap(),
+        Some(all[5].clone()),
+        "but is cached by id"
     );
 
+    cache
+        .warm_up(chat, &newest_first(&all[..60]))
+        .await
+        .unwrap();
     let gap = message(chat, 62);
     cache.cache_message(&gap).await.unwrap();
     assert_eq!(
@@ -250,6 +260,65 @@ async fn stats_invalidate_and_clear_walk_the_prefix_only() {
         neighbour.stats().await.unwrap().total_cached_messages,
         4,
         "other prefixes are untouched"
+    );
+    isolation.wipe().await;
+}
+
+#[tokio::test]
+async fn a_delete_leaves_a_string_tombstone_that_lives_the_cache_ttl() {
+    let Some(url) = common::redis_or_skip().await else {
+        return;
+    };
+    let isolation = common::Isolation::new(&url);
+    let backend = isolation.backend();
+    let prefix = backend.key_prefix().to_owned();
+    let ttl = Duration::from_secs(60);
+    let cache = RedisMessageCache::new(backend, CacheConfig { ttl });
+    let chat = ChatId::new();
+    let all = history(chat, 3);
+    cache.cache_many(&all).await.unwrap();
+    cache.delete_cached(chat, all[0].id).await.unwrap();
+
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{prefix}message:{}", all[0].id);
+    let kind: String = redis::cmd("TYPE")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kind, "string", "the tombstone keeps the key table's type");
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        pttl > 0 && pttl <= ttl.as_millis() as i64,
+        "the tombstone lives the cache ttl, has PTTL {pttl}"
+    );
+    assert_eq!(
+        cache.stats().await.unwrap().total_cached_messages,
+        2,
+        "stats skips the tombstone"
+    );
+
+    cache.invalidate_chat(chat).await.unwrap();
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(exists, "invalidate_chat keeps the tombstone");
+    assert_eq!(
+        cache.stats().await.unwrap().total_cached_messages,
+        0,
+        "invalidate_chat forgets the chat's messages"
+    );
+    assert_eq!(
+        cache.clear_all().await.unwrap(),
+        1,
+        "clear_all removes the tombstone"
     );
     isolation.wipe().await;
 }

@@ -1,24 +1,24 @@
--- Replaces a cached message after an edit, pin or unpin: its own entry, its copy
--- in the recent window (if there), and its membership of the pinned set (if the
--- set is cached).
--- KEYS[1] message:{id}  KEYS[2] chat:messages:{chat}  KEYS[3] chat:recent:{chat}  KEYS[4] chat:pinned:{chat}
--- ARGV[1] message JSON  ARGV[2] ttl ms  ARGV[3] seq  ARGV[4] message id
--- ARGV[5] pin score (unix ms) or '' when unpinned  ARGV[6] empty-window marker
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-local window = redis.call('LRANGE', KEYS[3], 0, -1)
+-- Replaces a cached message after an edit, pin or unpin: its own entry, its copy in
+-- the recent window (if there), and its membership of the pinned set (if the set is
+-- cached). A tombstoned id is skipped: an edit or pin that raced a delete must not
+-- bring the message back.
+-- KEYS[1] chat:recent:{chat}  KEYS[2] chat:pinned:{chat}, then the message's pair
+-- ARGV[3] empty-window marker, then the message's four (pin score '' when unpinned)
+local m = messages(3, 4)[1]
+if tombstoned(m) then return 0 end
+store(m, false)
+local window = redis.call('LRANGE', KEYS[1], 0, -1)
 for i, item in ipairs(window) do
-  if item ~= ARGV[6] and cjson.decode(item)['id'] == ARGV[4] then
-    redis.call('LSET', KEYS[3], i - 1, ARGV[1])
+  if item ~= ARGV[3] and cjson.decode(item)['id'] == m.id then
+    redis.call('LSET', KEYS[1], i - 1, m.json)
     break
   end
 end
-if redis.call('EXISTS', KEYS[4]) == 1 then
-  if ARGV[5] ~= '' then
-    redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  if m.score ~= '' then
+    redis.call('ZADD', KEYS[2], m.score, m.id)
   else
-    redis.call('ZREM', KEYS[4], ARGV[4])
+    redis.call('ZREM', KEYS[2], m.id)
   end
 end
 return 1

@@ -242,11 +242,22 @@ pub(super) async fn counts_and_clears((cache, time): Made) {
         None,
         "clear_all drops every pinned set"
     );
+    cache.cache_many(&in_a[..1]).await.expect("cache_many");
+    assert_eq!(
+        cached(&cache, in_a[0].id).await,
+        Some(in_a[0].clone()),
+        "clear_all removes tombstones too"
+    );
 }
 
 pub(super) async fn expires_entries((cache, time): Made) {
     let t = now(&time);
-    let (stale, busy) = (ChatId::new(), ChatId::new());
+    let (stale, busy, elsewhere) = (ChatId::new(), ChatId::new(), ChatId::new());
+    let dead = message(elsewhere, 1, t);
+    cache
+        .delete_cached(elsewhere, dead.id)
+        .await
+        .expect("delete_cached");
     let lone = message(stale, 10, t);
     cache.cache_message(&lone).await.expect("cache_message");
     cache
@@ -275,6 +286,15 @@ pub(super) async fn expires_entries((cache, time): Made) {
     assert!(
         cache.pinned(stale).await.expect("pinned").is_some(),
         "a pinned set lives until the ttl"
+    );
+    cache
+        .cache_many(std::slice::from_ref(&dead))
+        .await
+        .expect("cache_many");
+    assert_eq!(
+        cached(&cache, dead.id).await,
+        None,
+        "a tombstone lives until the ttl"
     );
     let newer = message(busy, 4, now(&time));
     cache.cache_message(&newer).await.expect("cache_message");
@@ -309,5 +329,14 @@ pub(super) async fn expires_entries((cache, time): Made) {
             total_chats: 1
         },
         "stats counts only live entries"
+    );
+    cache
+        .cache_many(std::slice::from_ref(&dead))
+        .await
+        .expect("cache_many");
+    assert_eq!(
+        cached(&cache, dead.id).await,
+        Some(dead),
+        "a tombstone expires after the ttl"
     );
 }

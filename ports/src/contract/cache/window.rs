@@ -54,7 +54,7 @@ pub(super) async fn warms_up_and_caps_the_window((cache, time): Made) {
     );
 }
 
-pub(super) async fn extends_the_window_only_with_newer_messages((cache, time): Made) {
+pub(super) async fn extends_the_window_with_the_next_message((cache, time): Made) {
     let t = now(&time);
     let chat = ChatId::new();
     let first = message(chat, 1, t);
@@ -72,13 +72,13 @@ pub(super) async fn extends_the_window_only_with_newer_messages((cache, time): M
 
     let all = history(chat, 60, t);
     cache.warm_up(chat, &all).await.expect("warm_up");
-    let newer = message(chat, 61, t);
-    cache.cache_message(&newer).await.expect("cache_message");
+    let next = message(chat, 61, t);
+    cache.cache_message(&next).await.expect("cache_message");
     let window = recent(&cache, chat, 100).await.expect("window");
     assert_eq!(
         window.first(),
-        Some(&newer),
-        "a newer message becomes the window's head"
+        Some(&next),
+        "the message right after the head becomes the window's head"
     );
     assert_eq!(
         window.len(),
@@ -89,20 +89,6 @@ pub(super) async fn extends_the_window_only_with_newer_messages((cache, time): M
         window.last().map(|m| m.seq),
         Some(12),
         "the oldest message falls out of a full window"
-    );
-
-    cache.cache_message(&newer).await.expect("cache_message");
-    let old = all[55].clone();
-    cache.cache_message(&old).await.expect("cache_message");
-    assert_eq!(
-        recent(&cache, chat, 100).await,
-        Some(window),
-        "the head again or an older message never enter the window"
-    );
-    assert_eq!(
-        cached(&cache, old.id).await,
-        Some(old),
-        "an older message is still cached by id"
     );
 
     let short = ChatId::new();
@@ -117,7 +103,109 @@ pub(super) async fn extends_the_window_only_with_newer_messages((cache, time): M
     assert_eq!(
         seqs(&recent(&cache, short, 10).await.expect("window")),
         vec![3, 2, 1],
-        "a short window grows with newer messages"
+        "a short window grows with the next message"
+    );
+
+    let empty = ChatId::new();
+    cache.warm_up(empty, &[]).await.expect("warm_up");
+    assert_eq!(
+        recent(&cache, empty, 10).await,
+        Some(Vec::new()),
+        "an empty history is cached as an empty window"
+    );
+    let one = message(empty, 1, t);
+    cache.cache_message(&one).await.expect("cache_message");
+    assert_eq!(
+        recent(&cache, empty, 10).await,
+        Some(vec![one]),
+        "seq 1 enters an empty window"
+    );
+}
+
+pub(super) async fn keeps_the_window_on_a_re_cache((cache, time): Made) {
+    let t = now(&time);
+    let chat = ChatId::new();
+    let all = history(chat, 5, t);
+    cache.warm_up(chat, &all).await.expect("warm_up");
+
+    cache.cache_message(&all[0]).await.expect("cache_message");
+    cache.cache_message(&all[2]).await.expect("cache_message");
+    cache.cache_message(&all[4]).await.expect("cache_message");
+    assert_eq!(
+        recent(&cache, chat, 10).await,
+        Some(all.clone()),
+        "re-caching the head, a middle or the oldest message of the window leaves it as it was"
+    );
+    assert_eq!(
+        cached(&cache, all[2].id).await,
+        Some(all[2].clone()),
+        "a re-cached message is cached by id"
+    );
+}
+
+pub(super) async fn drops_the_window_on_an_out_of_order_older_message((cache, time): Made) {
+    let t = now(&time);
+    // Send A stored seq 3, send B stored seq 4 and cached it first: the window lacks 3.
+    let chat = ChatId::new();
+    let all = history(chat, 4, t);
+    let holey = vec![all[0].clone(), all[2].clone(), all[3].clone()];
+    cache.warm_up(chat, &holey).await.expect("warm_up");
+    cache.cache_message(&all[1]).await.expect("cache_message");
+    assert_eq!(
+        recent(&cache, chat, 10).await,
+        None,
+        "an older message the window lacks drops the window"
+    );
+    assert_eq!(
+        cached(&cache, all[1].id).await,
+        Some(all[1].clone()),
+        "the late message is still cached by id"
+    );
+
+    let full = ChatId::new();
+    let long = history(full, 60, t);
+    cache.warm_up(full, &long).await.expect("warm_up");
+    cache.cache_message(&long[55]).await.expect("cache_message");
+    assert_eq!(
+        recent(&cache, full, 10).await,
+        None,
+        "a message older than a full window's oldest drops the window too"
+    );
+}
+
+pub(super) async fn drops_the_window_on_a_forward_gap((cache, time): Made) {
+    let t = now(&time);
+    let chat = ChatId::new();
+    cache
+        .warm_up(chat, &history(chat, 2, t))
+        .await
+        .expect("warm_up");
+    let past_a_gap = message(chat, 4, t);
+    cache
+        .cache_message(&past_a_gap)
+        .await
+        .expect("cache_message");
+    assert_eq!(
+        recent(&cache, chat, 10).await,
+        None,
+        "a message past a missed seq drops the window rather than leave a hole"
+    );
+    assert_eq!(
+        cached(&cache, past_a_gap.id).await,
+        Some(past_a_gap),
+        "the message past the gap is still cached by id"
+    );
+
+    let empty = ChatId::new();
+    cache.warm_up(empty, &[]).await.expect("warm_up");
+    cache
+        .cache_message(&message(empty, 2, t))
+        .await
+        .expect("cache_message");
+    assert_eq!(
+        recent(&cache, empty, 10).await,
+        None,
+        "a message other than seq 1 drops an empty window"
     );
 }
 
