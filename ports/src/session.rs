@@ -30,6 +30,11 @@ pub trait SessionStore: Send + Sync {
     /// it is absent or expired.
     async fn update(&self, session: &UserSession) -> PortResult<()>;
 
+    /// Atomically replaces a live session's data with `next` (same id and user) only if
+    /// its stored `refresh_token_hash` equals `expected_refresh_hash`; true when replaced,
+    /// false when the session is absent, expired, or the hash differs (another refresh won).
+    async fn rotate(&self, next: &UserSession, expected_refresh_hash: &str) -> PortResult<bool>;
+
     /// Removes a session and its index entry; true when it existed.
     async fn delete(&self, id: SessionId) -> PortResult<bool>;
 

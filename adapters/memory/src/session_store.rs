@@ -153,6 +153,22 @@ impl SessionStore for MemorySessionStore {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(session_id = %next.id))]
+    async fn rotate(&self, next: &UserSession, expected_refresh_hash: &str) -> PortResult<bool> {
+        let now = self.clock.now();
+        let mut state = lock(&self.state);
+        match state.live(next.id, now) {
+            Some(stored)
+                if stored.user_id == next.user_id
+                    && stored.refresh_token_hash == expected_refresh_hash =>
+            {
+                *stored = next.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     #[tracing::instrument(skip(self))]
     async fn delete(&self, id: SessionId) -> PortResult<bool> {
         let now = self.clock.now();

@@ -21,6 +21,8 @@ static CREATE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/session_create.lua")));
 static REPLACE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/session_replace.lua")));
+static ROTATE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/session_rotate.lua")));
 
 /// How often `refresh` retries when the session changes between its read and write.
 const REFRESH_ATTEMPTS: usize = 5;
@@ -161,6 +163,30 @@ impl SessionStore for RedisSessionStore {
         match self.replace("", session).await? {
             1 => Ok(()),
             _ => Err(PortError::NotFound),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(session = %next.id))]
+    async fn rotate(&self, next: &UserSession, expected_refresh_hash: &str) -> PortResult<bool> {
+        let keys = self.backend.keys();
+        let json = encode(next)?;
+        let mut conn = self.backend.conn().await?;
+        let rotated: i64 = ROTATE
+            .key(keys.session(next.id))
+            .key(keys.user_sessions(next.user_id))
+            .arg(expected_refresh_hash)
+            .arg(json)
+            // PXAT refuses 0 and below; a session dated 1970 is expired either way.
+            .arg(next.expires_at.timestamp_millis().max(1))
+            .arg(next.id.to_string())
+            .arg(next.user_id.to_string())
+            .invoke_async(&mut *conn)
+            .await
+            .map_err(|e| unavailable("rotate session", e))?;
+        match rotated {
+            1 => Ok(true),
+            0 => Ok(false),
+            _ => Err(corrupt("session", format!("{} is not a session", next.id))),
         }
     }
 

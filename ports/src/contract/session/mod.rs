@@ -9,12 +9,14 @@ use crate::contract::TimeControl;
 use crate::SessionStore;
 
 mod records;
+mod rotation;
 mod tokens;
 
 type Made = (Arc<dyn SessionStore>, Arc<dyn TimeControl>);
 
-/// SessionStore: sessions and their per-user index, expiry at `expires_at`, the token
-/// blacklist, `authorize`, and `clear_all`. Advances time by about 2.6 s in all.
+/// SessionStore: sessions and their per-user index, expiry at `expires_at`, refresh-token
+/// rotation (compare-and-set, one winner per race), the token blacklist, `authorize`,
+/// and `clear_all`. Advances time by about 2.6 s in all.
 pub async fn session_store_contract<F, Fut>(make: F)
 where
     F: Fn() -> Fut,
@@ -22,6 +24,8 @@ where
 {
     records::stores_reads_and_deletes_sessions(make().await).await;
     records::lists_and_revokes_a_users_sessions(make().await).await;
+    rotation::rotates_only_with_the_current_refresh_hash(make().await).await;
+    rotation::concurrent_rotations_admit_one(make().await).await;
     tokens::blacklists_tokens_and_authorizes(make().await).await;
     tokens::clears_everything(make().await).await;
     tokens::expires_sessions_and_blacklist_entries(make().await).await;

@@ -191,6 +191,21 @@ pub(super) async fn expires_sessions_and_blacklist_entries((store, time): Made) 
         None,
         "refresh does not revive an expired session"
     );
+    let mut successor = short.clone();
+    successor.expires_at = t + secs(90);
+    successor.refresh_token_hash = TokenFingerprint::of(&tag()).as_str().to_owned();
+    assert!(
+        !store
+            .rotate(&successor, &short.refresh_token_hash)
+            .await
+            .expect("rotate"),
+        "rotate of an expired session is false"
+    );
+    assert_eq!(
+        store.get(short.id).await.expect("get"),
+        None,
+        "rotate does not revive an expired session"
+    );
 
     let mut kept = extended.clone();
     kept.expires_at = t + secs(60);
