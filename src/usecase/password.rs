@@ -3,30 +3,53 @@
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use std::sync::OnceLock;
-use tokio::sync::Semaphore;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use tokio::sync::oneshot;
 use webchat_domain::Password;
 
 use super::{AppError, AppResult};
 
-/// Argon2 takes ~19 MiB and tens of milliseconds per call: at most this many run at
-/// once, so a burst of logins queues instead of multiplying memory (each blocking
-/// thread would otherwise grow its own allocator arena).
-const MAX_CONCURRENT_HASHES: usize = 2;
+/// Argon2 takes ~19 MiB and tens of milliseconds per call. It runs on this many
+/// dedicated threads (not tokio's blocking pool, where each of many threads would
+/// keep its own allocator arena of that size): a burst of logins queues instead of
+/// multiplying memory, and the async workers never block.
+const HASH_THREADS: usize = 2;
 
-fn permits() -> &'static Semaphore {
-    static PERMITS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_HASHES);
-    &PERMITS
+type Job = Box<dyn FnOnce() + Send>;
+
+fn hashers() -> &'static mpsc::Sender<Job> {
+    static JOBS: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+    JOBS.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..HASH_THREADS {
+            let rx = Arc::clone(&rx);
+            let spawned = std::thread::Builder::new()
+                .name(format!("webchat-argon2-{i}"))
+                .spawn(move || loop {
+                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => break,
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        tx
+    })
 }
 
 async fn run_limited<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-    let _permit = permits()
-        .acquire()
-        .await
-        .map_err(|e| AppError::Internal(format!("hash permits closed: {e}")))?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AppError::Internal(format!("hashing task failed: {e}")))
+    let (tx, rx) = oneshot::channel();
+    hashers()
+        .send(Box::new(move || {
+            let _ = tx.send(work());
+        }))
+        .map_err(|_| AppError::Internal("password hashing threads are gone".into()))?;
+    rx.await
+        .map_err(|_| AppError::Internal("password hashing job was dropped".into()))
 }
 
 pub async fn hash(password: Password) -> AppResult<String> {

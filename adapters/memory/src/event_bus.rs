@@ -1,5 +1,5 @@
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -14,14 +14,20 @@ use crate::lock;
 /// Fan-out within one process: a `tokio::sync::broadcast` channel per topic. A
 /// subscriber that falls more than the capacity behind skips what it missed (with a
 /// warning) instead of slowing the publisher down.
+///
+/// A broadcast channel allocates all its slots up front, and every connected user
+/// has a topic of their own: events travel as `Arc`s (one pointer per slot), and a
+/// user's topic, which only carries the rare `chat.joined`, gets a small buffer.
 pub struct MemoryEventBus {
     capacity: usize,
-    topics: Mutex<HashMap<Topic, broadcast::Sender<Event>>>,
+    topics: Mutex<HashMap<Topic, broadcast::Sender<Arc<Event>>>>,
 }
 
 impl MemoryEventBus {
     /// How many events a subscriber may fall behind before it skips some.
     pub const DEFAULT_CAPACITY: usize = 1024;
+    /// The same for a user's own topic.
+    pub const USER_TOPIC_CAPACITY: usize = 16;
 
     pub fn new() -> Self {
         Self::with_capacity(Self::DEFAULT_CAPACITY)
@@ -49,7 +55,7 @@ impl EventBus for MemoryEventBus {
         let mut topics = lock(&self.topics);
         if let Some(sender) = topics.get(&topic) {
             // An error only means every subscriber has gone: forget the topic.
-            if sender.send(event.clone()).is_err() {
+            if sender.send(Arc::new(event.clone())).is_err() {
                 topics.remove(&topic);
             }
         }
@@ -60,12 +66,18 @@ impl EventBus for MemoryEventBus {
     async fn subscribe(&self, topic: &Topic) -> PortResult<EventStream> {
         let receiver = lock(&self.topics)
             .entry(topic.clone())
-            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .or_insert_with(|| {
+                let capacity = match topic {
+                    Topic::User(_) => self.capacity.min(Self::USER_TOPIC_CAPACITY),
+                    _ => self.capacity,
+                };
+                broadcast::channel(capacity).0
+            })
             .subscribe();
         let topic = topic.clone();
         let events = BroadcastStream::new(receiver).filter_map(move |received| {
             let event = match received {
-                Ok(event) => Some(event),
+                Ok(event) => Some(Arc::unwrap_or_clone(event)),
                 Err(BroadcastStreamRecvError::Lagged(missed)) => {
                     tracing::warn!(?topic, missed, "slow event subscriber skipped events");
                     None

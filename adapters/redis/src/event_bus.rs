@@ -16,6 +16,10 @@ use webchat_domain::{Event, Topic};
 use webchat_ports::{EventBus, EventStream, PortResult};
 
 use crate::backend::{corrupt, unavailable, RedisBackend};
+use crate::pubsub::FANOUT_CAPACITY;
+
+/// Buffer of a user's channel (see `subscribe`).
+const USER_CHANNEL_CAPACITY: usize = 16;
 
 /// Fan-out between instances through the backend's single pub/sub connection.
 #[derive(Debug, Clone)]
@@ -50,6 +54,12 @@ impl EventBus for RedisEventBus {
     #[tracing::instrument(skip(self))]
     async fn subscribe(&self, topic: &Topic) -> PortResult<EventStream> {
         let channel = self.backend.keys().channel(topic);
-        Ok(self.backend.hub().subscribe(channel).await)
+        // A user's channel only carries the rare `chat.joined`; every connected user
+        // has one, so its buffer stays small.
+        let capacity = match topic {
+            Topic::User(_) => USER_CHANNEL_CAPACITY,
+            _ => FANOUT_CAPACITY,
+        };
+        Ok(self.backend.hub().subscribe(channel, capacity).await)
     }
 }

@@ -22,8 +22,10 @@ use webchat_ports::EventStream;
 
 use crate::supervisor::stopped;
 
-/// Events a subscriber may fall behind by before it starts missing some.
-const FANOUT_CAPACITY: usize = 1024;
+/// Events a subscriber may fall behind by before it starts missing some. A
+/// broadcast channel allocates its slots up front, so events travel as `Arc`s and
+/// callers pick a small capacity for channels that carry rare events.
+pub(crate) const FANOUT_CAPACITY: usize = 1024;
 /// How long a SUBSCRIBE/UNSUBSCRIBE/PING on the link may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often an idle link is pinged, so a silently dead TCP connection is noticed.
@@ -42,7 +44,7 @@ struct Envelope {
 }
 
 struct Channel {
-    tx: broadcast::Sender<Event>,
+    tx: broadcast::Sender<Arc<Event>>,
     subscribers: usize,
 }
 
@@ -96,7 +98,7 @@ impl Hub {
     pub(crate) fn deliver_local(&self, channel: &str, event: &Event) {
         if let Some(entry) = self.registry().get(channel) {
             // An error only means every receiver is gone (the entry is going too).
-            let _ = entry.tx.send(event.clone());
+            let _ = entry.tx.send(Arc::new(event.clone()));
         }
     }
 
@@ -104,12 +106,16 @@ impl Hub {
     /// confirmed the subscription; while it is down the subscription is local only
     /// and the supervisor completes it on reconnect (local events keep flowing).
     #[tracing::instrument(skip(self))]
-    pub(crate) async fn subscribe(self: &Arc<Self>, channel: String) -> EventStream {
+    pub(crate) async fn subscribe(
+        self: &Arc<Self>,
+        channel: String,
+        capacity: usize,
+    ) -> EventStream {
         let mut link = self.link.lock().await;
         let (rx, first) = {
             let mut registry = self.registry();
             let entry = registry.entry(channel.clone()).or_insert_with(|| Channel {
-                tx: broadcast::channel(FANOUT_CAPACITY).0,
+                tx: broadcast::channel(capacity.max(1)).0,
                 subscribers: 0,
             });
             entry.subscribers += 1;
@@ -137,7 +143,7 @@ impl Hub {
             .filter_map(move |item| {
                 let subscription = &guard;
                 futures::future::ready(match item {
-                    Ok(event) => Some(event),
+                    Ok(event) => Some(Arc::unwrap_or_clone(event)),
                     Err(BroadcastStreamRecvError::Lagged(missed)) => {
                         tracing::warn!(channel = %subscription.channel, missed, "event subscriber lagged; events dropped");
                         None
