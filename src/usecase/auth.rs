@@ -207,12 +207,19 @@ impl AuthService {
             .ok_or(AppError::InvalidToken)?;
         let now = self.clock.now();
         let next = new_refresh_token(session_id);
-        session.refresh_token_hash = TokenFingerprint::of(&next).as_str().to_owned();
+        let presented = std::mem::replace(
+            &mut session.refresh_token_hash,
+            TokenFingerprint::of(&next).as_str().to_owned(),
+        );
         session.expires_at = now + chrono_of(self.config.session_ttl);
-        match self.sessions.update(&session).await {
-            Ok(()) => {}
-            Err(PortError::NotFound) => return Err(AppError::InvalidToken),
-            Err(e) => return Err(auth_store(e)),
+        // Compare-and-set: of two refreshes racing with one token, one wins.
+        if !self
+            .sessions
+            .rotate(&session, &presented)
+            .await
+            .map_err(auth_store)?
+        {
+            return Err(AppError::InvalidToken);
         }
         Ok(self.pair(user, session_id, next, now))
     }

@@ -8,6 +8,8 @@ mod message;
 mod message_cache;
 mod message_writes;
 mod presence;
+mod races_auth_presence;
+mod races_cache;
 mod sessions;
 mod throttle;
 
