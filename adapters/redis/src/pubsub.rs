@@ -64,6 +64,10 @@ pub(crate) struct Hub {
     /// The newest link generation a command found broken; the pump of that
     /// generation drops the connection so the supervisor reconnects.
     broken: watch::Sender<u64>,
+    /// True once the supervisor's first connection attempt has ended either way:
+    /// until then a subscriber waits for it rather than go local-only and miss
+    /// what other processes publish in a freshly started process's first moments.
+    settled: watch::Sender<bool>,
 }
 
 impl Hub {
@@ -75,7 +79,13 @@ impl Hub {
             alive: AtomicBool::new(false),
             generations: AtomicU64::new(0),
             broken: watch::channel(0).0,
+            settled: watch::channel(false).0,
         }
+    }
+
+    /// The supervisor's first connection attempt has ended.
+    pub(crate) fn settle(&self) {
+        self.settled.send_replace(true);
     }
 
     pub(crate) fn is_alive(&self) -> bool {
@@ -111,6 +121,10 @@ impl Hub {
         channel: String,
         capacity: usize,
     ) -> EventStream {
+        let mut settled = self.settled.subscribe();
+        if !*settled.borrow_and_update() {
+            let _ = tokio::time::timeout(COMMAND_TIMEOUT, settled.wait_for(|done| *done)).await;
+        }
         let mut link = self.link.lock().await;
         let (rx, first) = {
             let mut registry = self.registry();

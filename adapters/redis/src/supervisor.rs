@@ -36,7 +36,9 @@ pub(crate) async fn supervise(
         match connected {
             Ok(Ok(pubsub)) => {
                 let (sink, stream) = pubsub.split();
-                match hub.attach(sink.clone()).await {
+                let attached = hub.attach(sink.clone()).await;
+                hub.settle();
+                match attached {
                     Ok((generation, channels)) => {
                         tracing::info!(channels, attempt, "redis pub/sub connected");
                         attempt = 0;
@@ -50,8 +52,14 @@ pub(crate) async fn supervise(
                     Err(e) => tracing::warn!(error = %e, "redis pub/sub resubscribe failed"),
                 }
             }
-            Ok(Err(e)) => tracing::warn!(attempt, error = %e, "redis pub/sub connect failed"),
-            Err(_) => tracing::warn!(attempt, "redis pub/sub connect timed out"),
+            Ok(Err(e)) => {
+                hub.settle();
+                tracing::warn!(attempt, error = %e, "redis pub/sub connect failed")
+            }
+            Err(_) => {
+                hub.settle();
+                tracing::warn!(attempt, "redis pub/sub connect timed out")
+            }
         }
         attempt = attempt.saturating_add(1);
         let delay = backoff(attempt);
