@@ -120,6 +120,9 @@ impl PgBackend {
         let pool = Pool::builder()
             .max_size(config.max_connections.max(1))
             .connection_timeout(config.connect_timeout)
+            // No `SELECT 1` before every query: a connection that failed is
+            // detected as closed (`has_broken`) and dropped on return.
+            .test_on_check_out(false)
             .error_sink(Box::new(LogErrors))
             .build_unchecked(manager);
         Ok(Self { pool, config })
