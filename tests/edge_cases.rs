@@ -218,3 +218,23 @@ fn checked_in_openapi_matches_the_code() {
         "openapi/openapi.json drifted: run WEBCHAT_WRITE_OPENAPI=1 cargo test --test edge_cases"
     );
 }
+
+#[tokio::test]
+async fn a_frame_flood_is_refused_per_socket_and_others_carry_on() {
+    let server = TestServer::memory().await;
+    let (alice, _) = server.client().signup(&unique("a")).await;
+    let (bob, _) = server.client().signup(&unique("b")).await;
+    let mut flooder = Ws::connect(server.addr, alice.token()).await;
+    let mut calm = Ws::connect(server.addr, bob.token()).await;
+    for _ in 0..80 {
+        flooder
+            .send_json(json!({"type": "status", "status": "away"}))
+            .await;
+    }
+    let refused = flooder.expect("error").await;
+    assert_eq!(refused["code"], "too_many_requests");
+    calm.sync().await;
+    // The budget refills: after a pause the same socket is served again.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    flooder.sync().await;
+}

@@ -69,9 +69,15 @@ impl HealthApi {
             report.details.insert("memory".into(), up);
         }
         for (name, result) in results {
+            // The cause goes to the log; the body says only that it is down.
+            if let Err(e) = &result {
+                tracing::warn!(backend = name, error = %e, "health check failed");
+            }
             let entry = HealthEntry {
                 status: if result.is_ok() { "up" } else { "down" }.into(),
-                message: result.err().map(|e| e.to_string()),
+                message: result
+                    .err()
+                    .map(|_| "unreachable or not answering".to_owned()),
             };
             if entry.message.is_some() {
                 report.status = "error".into();

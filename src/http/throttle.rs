@@ -85,15 +85,20 @@ fn client_ip(req: &Request, trust_proxy: bool) -> String {
     }
 }
 
-fn bearer(req: &Request) -> Option<&str> {
-    req.header(header::AUTHORIZATION)
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| {
-            // The WebSocket upgrade may carry the token in the query string.
-            req.uri()
-                .query()
-                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")))
-        })
+/// The access token a request carries: `Authorization: Bearer` (scheme in any
+/// case, as the API's security scheme accepts it), else `?token=` (WebSocket
+/// upgrades). The throttle and the gateway read it the same way, so a request is
+/// always counted against the user it authenticates as.
+pub fn access_token(req: &Request) -> Option<&str> {
+    let from_header = req.header(header::AUTHORIZATION).and_then(|v| {
+        let (scheme, token) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    from_header.or_else(|| {
+        req.uri()
+            .query()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")))
+    })
 }
 
 fn rate_headers(resp: &mut Response, d: &RateLimitDecision) {
@@ -154,7 +159,7 @@ pub async fn gate<E: Endpoint>(
         return ep.call(req).await.map(IntoResponse::into_response);
     };
     let (policy, per_user) = policy_for(req.method(), template);
-    let subject = match bearer(&req).and_then(|t| app.auth.peek_user(t)) {
+    let subject = match access_token(&req).and_then(|t| app.auth.peek_user(t)) {
         Some(user) if per_user => format!("user:{user}"),
         _ => format!("ip:{ip}"),
     };
@@ -189,6 +194,21 @@ mod tests {
         assert_eq!(route_template("/health"), None);
         assert_eq!(route_template("/docs"), None);
         assert_eq!(route_template("/api/chats//messages"), None);
+    }
+
+    #[test]
+    fn tokens_are_read_like_the_security_scheme_reads_them() {
+        let req = |auth: &str, uri: &str| {
+            Request::builder()
+                .uri(uri.parse().unwrap())
+                .header(header::AUTHORIZATION, auth)
+                .finish()
+        };
+        assert_eq!(access_token(&req("bearer abc", "/x")), Some("abc"));
+        assert_eq!(access_token(&req("BEARER abc", "/x")), Some("abc"));
+        assert_eq!(access_token(&req("Basic abc", "/ws?token=q")), Some("q"));
+        assert_eq!(access_token(&req("Bearer h", "/ws?token=q")), Some("h"));
+        assert_eq!(access_token(&Request::builder().finish()), None);
     }
 
     #[test]

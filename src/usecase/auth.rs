@@ -255,6 +255,18 @@ impl AuthService {
         })
     }
 
+    /// Whether an authenticated caller's session still lives and its token is not
+    /// revoked (the access token's own expiry is not checked: long-lived sockets
+    /// outlast it). One store round trip.
+    pub async fn session_alive(&self, ctx: &AuthContext) -> AppResult<bool> {
+        let session = self
+            .sessions
+            .authorize(ctx.session_id, &ctx.token)
+            .await
+            .map_err(auth_store)?;
+        Ok(session.is_some_and(|s| s.user_id == ctx.user_id))
+    }
+
     /// Ends the current session and refuses its access token from now on.
     #[tracing::instrument(skip_all, fields(user = %ctx.user_id))]
     pub async fn logout(&self, ctx: &AuthContext) -> AppResult<()> {

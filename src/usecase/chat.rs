@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use futures::future::join_all;
+
 use webchat_domain::{Chat, ChatId, ChatName, Event, UserId};
 use webchat_ports::{ChatRepository, Clock, UserRepository};
 
@@ -62,8 +64,9 @@ impl ChatService {
                 members.push(*id);
             }
         }
-        for id in &members[1..] {
-            if self.users.get(*id).await?.is_none() {
+        let lookups = join_all(members[1..].iter().map(|id| self.users.get(*id))).await;
+        for (id, found) in members[1..].iter().zip(lookups) {
+            if found?.is_none() {
                 return Err(AppError::Validation {
                     field: "member_ids",
                     reason: format!("unknown user {id}"),
@@ -77,15 +80,14 @@ impl ChatService {
             created_at: self.clock.now(),
         };
         self.chats.create(&chat, &members).await?;
-        for member in &members {
-            self.events
-                .publish(Event::ChatJoined {
-                    user_id: *member,
-                    chat: chat.clone(),
-                    member_ids: members.clone(),
-                })
-                .await;
-        }
+        join_all(members.iter().map(|member| {
+            self.events.publish(Event::ChatJoined {
+                user_id: *member,
+                chat: chat.clone(),
+                member_ids: members.clone(),
+            })
+        }))
+        .await;
         Ok(ChatView {
             chat,
             member_ids: members,

@@ -17,10 +17,14 @@ const HASH_THREADS: usize = 2;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-fn hashers() -> &'static mpsc::Sender<Job> {
-    static JOBS: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+/// Jobs that may wait for a hashing thread; past that, logins get 503 at once
+/// rather than queueing minutes of work behind a flood.
+const HASH_QUEUE: usize = 256;
+
+fn hashers() -> &'static mpsc::SyncSender<Job> {
+    static JOBS: OnceLock<mpsc::SyncSender<Job>> = OnceLock::new();
     JOBS.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::sync_channel::<Job>(HASH_QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..HASH_THREADS {
             let rx = Arc::clone(&rx);
@@ -44,10 +48,20 @@ fn hashers() -> &'static mpsc::Sender<Job> {
 async fn run_limited<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
     let (tx, rx) = oneshot::channel();
     hashers()
-        .send(Box::new(move || {
-            let _ = tx.send(work());
+        .try_send(Box::new(move || {
+            // The caller gave up (timeout, disconnect): skip the expensive work.
+            if !tx.is_closed() {
+                let _ = tx.send(work());
+            }
         }))
-        .map_err(|_| AppError::Internal("password hashing threads are gone".into()))?;
+        .map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => {
+                AppError::Unavailable("password hashing queue is full".into())
+            }
+            mpsc::TrySendError::Disconnected(_) => {
+                AppError::Internal("password hashing threads are gone".into())
+            }
+        })?;
     rx.await
         .map_err(|_| AppError::Internal("password hashing job was dropped".into()))
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use webchat_domain::{Event, InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
+use webchat_domain::{ChatId, Event, InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
 use webchat_ports::{Clock, PresenceChange, PresenceStore};
 
 use super::chat::ChatService;
@@ -55,12 +55,20 @@ impl PresenceService {
 
     /// Announces a status change to everyone who shares a chat with the user.
     async fn announce(&self, presence: &UserPresence) {
-        let chats = match self.chats.chat_ids(presence.user_id).await {
-            Ok(chats) => chats,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot load chats for a presence event");
-                return;
-            }
+        self.announce_in(presence, None).await;
+    }
+
+    /// Announces to the given chats, or the user's chats when not known yet.
+    async fn announce_in(&self, presence: &UserPresence, known: Option<Vec<ChatId>>) {
+        let chats = match known {
+            Some(chats) => chats,
+            None => match self.chats.chat_ids(presence.user_id).await {
+                Ok(chats) => chats,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot load chats for a presence event");
+                    return;
+                }
+            },
         };
         if chats.is_empty() {
             return;
@@ -85,6 +93,15 @@ impl PresenceService {
 
     /// A socket opened: the user is online (announced on their first socket).
     pub async fn connect(&self, user: UserId, socket: &SocketId) {
+        self.connect_in(user, socket, None).await;
+    }
+
+    /// As `connect`, for a caller that has just loaded the user's chats.
+    pub async fn connect_with_chats(&self, user: UserId, socket: &SocketId, chats: Vec<ChatId>) {
+        self.connect_in(user, socket, Some(chats)).await;
+    }
+
+    async fn connect_in(&self, user: UserId, socket: &SocketId, chats: Option<Vec<ChatId>>) {
         let now = self.clock.now();
         self.local()
             .users
@@ -95,7 +112,11 @@ impl PresenceService {
                 e.2 += 1
             })
             .or_insert((PresenceStatus::Online, now, 1));
-        self.apply(self.store.set_online(user, socket).await).await;
+        match self.store.set_online(user, socket).await {
+            Ok(change) if change.changed => self.announce_in(&change.presence, chats).await,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "presence store unavailable"),
+        }
     }
 
     /// A socket closed: the user goes offline when it was their last, anywhere.

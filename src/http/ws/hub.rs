@@ -7,6 +7,7 @@
 //! slow consumer: it is told to close rather than let memory grow.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use futures::StreamExt;
@@ -30,6 +31,8 @@ struct Conn {
     tx: mpsc::Sender<String>,
     kill: Arc<Notify>,
     chats: HashSet<ChatId>,
+    /// Set once the socket was found too slow (it is closing; say so once).
+    slow: AtomicBool,
 }
 
 #[derive(Default)]
@@ -52,8 +55,10 @@ impl State {
     fn deliver(&self, conn: ConnId, frame: &str) {
         if let Some(c) = self.conns.get(&conn) {
             if let Err(mpsc::error::TrySendError::Full(_)) = c.tx.try_send(frame.to_owned()) {
-                tracing::warn!(conn, "slow consumer: closing socket");
-                c.kill.notify_one();
+                if !c.slow.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(conn, "slow consumer: closing socket");
+                    c.kill.notify_one();
+                }
             }
         }
     }
@@ -92,7 +97,9 @@ impl Hub {
 
     async fn ensure_subscribed(&self, topic: Topic) -> PortResult<()> {
         let mut subs = self.subs.lock().await;
-        if subs.get(&topic).is_some_and(|h| !h.is_finished()) {
+        // Already subscribed, or the socket that wanted it has gone meanwhile (its
+        // release ran before this subscription existed and would never undo it).
+        if subs.get(&topic).is_some_and(|h| !h.is_finished()) || !self.state().interested(&topic) {
             return Ok(());
         }
         let mut stream = self.bus.subscribe(&topic).await?;
@@ -138,6 +145,7 @@ impl Hub {
                     tx,
                     kill,
                     chats: HashSet::new(),
+                    slow: AtomicBool::new(false),
                 },
             );
             state.users.entry(user).or_default().insert(id);

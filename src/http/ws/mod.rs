@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig};
+use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig, WebSocketStream};
 use poem::web::Data;
 use poem::{handler, IntoResponse, Request, Response};
 use tokio::sync::{mpsc, watch, Notify};
@@ -19,6 +19,7 @@ use self::hub::{ConnId, Hub, OUTBOUND_BUFFER};
 use self::protocol::{ClientFrame, FrameError};
 use super::error::ApiError;
 use crate::app::App;
+use crate::usecase::auth::AuthContext;
 use crate::usecase::throttle::{PolicyName, SEND_ROUTE};
 use crate::usecase::AppError;
 
@@ -27,6 +28,11 @@ pub const PING_EVERY: Duration = Duration::from_secs(25);
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(60);
 /// Typing events relayed per socket and chat at most this often.
 const TYPING_EVERY: Duration = Duration::from_secs(2);
+/// How long one write may take before the peer counts as gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames a socket may send per second on average, and at once.
+const FRAMES_PER_SEC: f64 = 20.0;
+const FRAME_BURST: f64 = 50.0;
 
 /// What every socket shares.
 #[derive(Clone)]
@@ -36,23 +42,10 @@ pub struct Gateway {
     pub shutdown: watch::Receiver<bool>,
 }
 
-fn token_of(req: &Request) -> Option<String> {
-    let from_query = req.uri().query().and_then(|q| {
-        q.split('&')
-            .find_map(|kv| kv.strip_prefix("token="))
-            .map(str::to_owned)
-    });
-    from_query.or_else(|| {
-        req.header(poem::http::header::AUTHORIZATION)
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned)
-    })
-}
-
 /// Authenticates before upgrading: a refused token is an HTTP 401, not a socket.
 #[handler]
 pub async fn upgrade(req: &Request, ws: WebSocket, gateway: Data<&Gateway>) -> Response {
-    let Some(token) = token_of(req) else {
+    let Some(token) = super::throttle::access_token(req).map(str::to_owned) else {
         return ApiError::from(AppError::Unauthorized).into_response();
     };
     let ctx = match gateway.app.auth.authenticate(&token).await {
@@ -70,52 +63,96 @@ pub async fn upgrade(req: &Request, ws: WebSocket, gateway: Data<&Gateway>) -> R
         .max_frame_size(Some(1 << 20));
     ws.config(config)
         .on_upgrade(move |socket| async move {
-            Connection::new(gateway, ctx.user_id, token)
-                .run(socket)
-                .await;
+            Connection::new(gateway, ctx).run(socket).await;
         })
         .into_response()
+}
+
+type Sink = futures::stream::SplitSink<WebSocketStream, Message>;
+
+/// Writes one frame; false when the peer is gone or has stopped reading (a write
+/// that cannot finish within WRITE_TIMEOUT must not stall the socket's loop).
+async fn write(sink: &mut Sink, message: Message) -> bool {
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
+/// A token bucket over the frames one socket sends, so a flood from one client
+/// (status toggles, joins) cannot load the stores or the bus for everyone.
+struct FrameBudget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl FrameBudget {
+    fn new() -> Self {
+        Self {
+            tokens: FRAME_BURST,
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * FRAMES_PER_SEC;
+        self.tokens = (self.tokens + refill).min(FRAME_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 struct Connection {
     gateway: Gateway,
     user: UserId,
-    token: String,
+    ctx: AuthContext,
     socket_id: SocketId,
     typing: HashMap<ChatId, Instant>,
+    budget: FrameBudget,
 }
 
 impl Connection {
-    fn new(gateway: Gateway, user: UserId, token: String) -> Self {
+    fn new(gateway: Gateway, ctx: AuthContext) -> Self {
         let socket_id = SocketId::new(&gateway.app.instance, Uuid::new_v4());
         Self {
             gateway,
-            user,
-            token,
+            user: ctx.user_id,
+            ctx,
             socket_id,
             typing: HashMap::new(),
+            budget: FrameBudget::new(),
         }
     }
 
     #[tracing::instrument(skip_all, fields(user = %self.user, socket = %self.socket_id))]
-    async fn run(mut self, socket: poem::web::websocket::WebSocketStream) {
+    async fn run(mut self, socket: WebSocketStream) {
         let (mut sink, mut stream) = socket.split();
         let (tx, mut rx) = mpsc::channel(OUTBOUND_BUFFER);
         let kill = Arc::new(Notify::new());
         let hub = self.gateway.hub.clone();
         let app = self.gateway.app.clone();
         let conn = hub.register(self.user, tx, kill.clone()).await;
-        match app.chats.chat_ids(self.user).await {
-            Ok(chats) => {
-                for chat in chats {
-                    if let Err(e) = hub.join(conn, chat).await {
-                        tracing::warn!(error = %e, %chat, "cannot subscribe socket to chat");
-                    }
-                }
+        let chats = match app.chats.chat_ids(self.user).await {
+            Ok(chats) => chats,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot load the user's chats");
+                Vec::new()
             }
-            Err(e) => tracing::warn!(error = %e, "cannot load the user's chats"),
+        };
+        for chat in &chats {
+            if let Err(e) = hub.join(conn, *chat).await {
+                tracing::warn!(error = %e, %chat, "cannot subscribe socket to chat");
+            }
         }
-        app.presence.connect(self.user, &self.socket_id).await;
+        app.presence
+            .connect_with_chats(self.user, &self.socket_id, chats)
+            .await;
         tracing::debug!("socket connected");
 
         let mut shutdown = self.gateway.shutdown.clone();
@@ -124,32 +161,42 @@ impl Connection {
         let mut last_heard = Instant::now();
         let close: Option<(CloseCode, &str)> = loop {
             tokio::select! {
-                incoming = stream.next() => match incoming {
-                    Some(Ok(Message::Text(text))) => {
-                        last_heard = Instant::now();
-                        if let Some(reply) = self.handle(conn, &text).await {
-                            if sink.send(Message::Text(reply)).await.is_err() {
-                                break None;
+                incoming = stream.next() => {
+                    let reply = match incoming {
+                        Some(Ok(Message::Text(text))) => {
+                            last_heard = Instant::now();
+                            if self.budget.take() {
+                                self.handle(conn, &text).await
+                            } else {
+                                Some(FrameError::new(
+                                    "too_many_requests",
+                                    format!("at most {FRAMES_PER_SEC} frames per second"),
+                                ).to_frame())
                             }
                         }
-                    }
-                    Some(Ok(Message::Binary(_))) => {
-                        last_heard = Instant::now();
-                        let e = FrameError::new("bad_frame", "binary frames are not supported");
-                        if sink.send(Message::Text(e.to_frame())).await.is_err() {
+                        Some(Ok(Message::Binary(_))) => {
+                            last_heard = Instant::now();
+                            Some(FrameError::new("bad_frame", "binary frames are not supported").to_frame())
+                        }
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                            last_heard = Instant::now();
+                            None
+                        }
+                        Some(Ok(Message::Close(_))) | None => break None,
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "socket read failed");
+                            break Some((CloseCode::Size, "frame too large or malformed"));
+                        }
+                    };
+                    if let Some(reply) = reply {
+                        if !write(&mut sink, Message::Text(reply)).await {
                             break None;
                         }
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => last_heard = Instant::now(),
-                    Some(Ok(Message::Close(_))) | None => break None,
-                    Some(Err(e)) => {
-                        tracing::debug!(error = %e, "socket read failed");
-                        break Some((CloseCode::Size, "frame too large or malformed"));
-                    }
-                },
+                }
                 out = rx.recv() => match out {
                     Some(frame) => {
-                        if sink.send(Message::Text(frame)).await.is_err() {
+                        if !write(&mut sink, Message::Text(frame)).await {
                             break None;
                         }
                     }
@@ -159,11 +206,13 @@ impl Connection {
                     if last_heard.elapsed() > SILENCE_LIMIT {
                         break Some((CloseCode::Away, "no answer to pings"));
                     }
-                    if sink.send(Message::Ping(Vec::new())).await.is_err() {
+                    if !write(&mut sink, Message::Ping(Vec::new())).await {
                         break None;
                     }
                     app.presence.touch(self.user, &self.socket_id).await;
-                    if let Err(AppError::Unauthorized) = app.auth.authenticate(&self.token).await {
+                    // The session, not the access token's 15 minutes, bounds a
+                    // socket's life: logout or revocation ends it here.
+                    if let Ok(false) = app.auth.session_alive(&self.ctx).await {
                         break Some((CloseCode::Policy, "session ended"));
                     }
                 }
@@ -172,11 +221,9 @@ impl Connection {
             }
         };
         if let Some((code, reason)) = close {
-            let _ = sink
-                .send(Message::Close(Some((code, reason.to_owned()))))
-                .await;
+            write(&mut sink, Message::Close(Some((code, reason.to_owned())))).await;
         }
-        let _ = sink.close().await;
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
         // Presence first: shutdown waits for the hub to empty, so by then every
         // closing socket has been reported offline.
         app.presence.disconnect(self.user, &self.socket_id).await;

@@ -149,11 +149,27 @@ fn message_json(m: &Message) -> Value {
     MessageDto::from(m.clone()).to_json().unwrap_or(Value::Null)
 }
 
+/// Most bytes of messages one `joined` frame carries; the rest is paged over REST
+/// (`has_more`), so a long backlog can never produce a frame the socket refuses.
+pub const MAX_JOINED_BYTES: usize = 512 * 1024;
+
 pub fn joined(chat_id: ChatId, missed: &[Message]) -> String {
+    let mut budget = MAX_JOINED_BYTES;
+    let mut included = Vec::new();
+    for m in missed {
+        let json = message_json(m);
+        let size = json.to_string().len();
+        if size > budget {
+            break;
+        }
+        budget -= size;
+        included.push(json);
+    }
     json!({
         "type": "joined",
         "chat_id": chat_id,
-        "missed": missed.iter().map(message_json).collect::<Vec<_>>(),
+        "has_more": included.len() < missed.len(),
+        "missed": included,
     })
     .to_string()
 }
@@ -261,6 +277,43 @@ mod tests {
         );
         let big = format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(MAX_FRAME));
         assert_eq!(parse(&big).unwrap_err().code, "bad_frame");
+    }
+
+    #[test]
+    fn joined_frames_stay_under_the_byte_cap() {
+        let chat = ChatId::new();
+        let message = |seq| Message {
+            id: webchat_domain::MessageId::new(),
+            chat_id: chat,
+            sender_id: webchat_domain::UserId::new(),
+            content: "x".repeat(4000),
+            seq,
+            client_msg_id: None,
+            created_at: chrono::Utc::now(),
+            edited_at: None,
+            pinned_at: None,
+        };
+        let backlog: Vec<Message> = (1..=300).map(message).collect();
+        let frame = joined(chat, &backlog);
+        assert!(
+            frame.len() <= MAX_JOINED_BYTES + 1024,
+            "{} bytes",
+            frame.len()
+        );
+        let v: Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(v["has_more"], true);
+        let missed = v["missed"].as_array().unwrap();
+        assert!(!missed.is_empty() && missed.len() < 300);
+        assert_eq!(missed[0]["seq"], 1, "oldest first, from the start");
+        let short = joined(chat, &backlog[..3]);
+        let v: Value = serde_json::from_str(&short).unwrap();
+        assert_eq!(
+            (
+                v["has_more"].as_bool(),
+                v["missed"].as_array().unwrap().len()
+            ),
+            (Some(false), 3)
+        );
     }
 
     #[test]

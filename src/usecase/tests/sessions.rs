@@ -166,3 +166,21 @@ async fn revoke_session_only_reaches_the_callers_own_sessions() {
     );
     fx.app.auth.authenticate(&alice.access_token).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_socket_lives_as_long_as_its_session_not_its_access_token() {
+    let fx = Fixture::new();
+    let pair = registered(&fx, "alice").await;
+    let ctx = fx.app.auth.authenticate(&pair.access_token).await.unwrap();
+    assert!(fx.app.auth.session_alive(&ctx).await.unwrap());
+    // An access token past its expiry no longer authenticates a request, but the
+    // session behind an open socket is what session_alive checks.
+    let mut expired = ctx.clone();
+    expired.token_expires_at = chrono::Utc::now() - chrono::Duration::minutes(1);
+    assert!(fx.app.auth.session_alive(&expired).await.unwrap());
+    fx.app.auth.logout(&ctx).await.unwrap();
+    assert!(
+        !fx.app.auth.session_alive(&ctx).await.unwrap(),
+        "logout ends it"
+    );
+}
