@@ -8,6 +8,7 @@ use webchat_domain::{Chat, ChatId, ChatName, Event, UserId};
 use webchat_ports::{ChatRepository, Clock, UserRepository};
 
 use super::events::Publisher;
+use super::membership::MembershipMemo;
 use super::{AppError, AppResult};
 
 /// A chat with its members, as the API shows it.
@@ -25,6 +26,7 @@ pub struct ChatService {
     users: Arc<dyn UserRepository>,
     clock: Arc<dyn Clock>,
     events: Publisher,
+    memo: MembershipMemo,
 }
 
 impl ChatService {
@@ -39,6 +41,7 @@ impl ChatService {
             users,
             clock,
             events,
+            memo: MembershipMemo::default(),
         }
     }
 
@@ -113,9 +116,20 @@ impl ChatService {
     }
 
     /// Fails with 403/404 unless `user` is a member of `chat`.
+    /// While the repository is down, a membership verified recently still counts,
+    /// so what the cache can answer is still answered.
     pub async fn ensure_member(&self, user: UserId, chat: ChatId) -> AppResult<()> {
-        if self.chats.is_member(chat, user).await? {
-            return Ok(());
+        match self.chats.is_member(chat, user).await {
+            Ok(true) => {
+                self.memo.remember(chat, user);
+                return Ok(());
+            }
+            Ok(false) => {}
+            Err(e) if e.is_unavailable() && self.memo.vouches(chat, user) => {
+                tracing::warn!(error = %e, "chat repository unavailable: membership from memory");
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
         }
         match self.chats.get(chat).await? {
             Some(_) => Err(AppError::Forbidden),

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod chat;
 mod error;
 pub mod events;
+mod membership;
 pub mod message;
 mod password;
 pub mod presence;

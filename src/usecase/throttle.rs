@@ -1,5 +1,6 @@
 //! The named throttling policies, shared by REST routes and WebSocket sends.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use webchat_domain::{RateLimitDecision, RateLimitPolicy};
@@ -21,6 +22,8 @@ pub struct Throttle {
     limiter: Arc<dyn RateLimiter>,
     default: RateLimitPolicy,
     strict: RateLimitPolicy,
+    /// Requests let through because the limiter could not answer.
+    failed_open: AtomicU64,
 }
 
 impl Throttle {
@@ -33,7 +36,13 @@ impl Throttle {
             limiter,
             default,
             strict,
+            failed_open: AtomicU64::new(0),
         }
+    }
+
+    /// How many requests passed unchecked because the limiter was down.
+    pub fn failed_open(&self) -> u64 {
+        self.failed_open.load(Ordering::Relaxed)
     }
 
     pub fn policy(&self, name: PolicyName) -> &RateLimitPolicy {
@@ -55,7 +64,11 @@ impl Throttle {
             Ok(d) if d.allowed => Ok(Some(d)),
             Ok(d) => Err(AppError::TooManyRequests(d)),
             Err(e) => {
-                tracing::warn!(error = %e, route, "rate limiter unavailable: failing open");
+                let total = self.failed_open.fetch_add(1, Ordering::Relaxed) + 1;
+                // One line per 100 during an outage, not one per request.
+                if total % 100 == 1 {
+                    tracing::warn!(error = %e, route, total, "rate limiter unavailable: failing open");
+                }
                 Ok(None)
             }
         }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod chat;
+mod database_down;
 mod degradation;
 mod message;
 mod message_cache;

@@ -91,6 +91,7 @@ async fn a_limiter_that_is_down_lets_requests_through() {
         None
     );
     assert_eq!(t.hit(PolicyName::Strict, "u", "/x").await.unwrap(), None);
+    assert_eq!(t.failed_open(), 2, "fail-open is counted");
 }
 
 #[tokio::test]
