@@ -153,7 +153,10 @@ async fn surviving_a_redis_restart() {
     assert_eq!(health.status, 503);
     assert_eq!(health.body["error"]["redis"]["status"], "down");
     let said = health.body["error"]["redis"]["message"].to_string();
-    assert!(!said.contains("refused") && !said.contains("os error"), "no internals: {said}");
+    assert!(
+        !said.contains("refused") && !said.contains("os error"),
+        "no internals: {said}"
+    );
     // The open socket still sends: stored, acked, and seen by local sockets.
     alice_ws
         .send_json(json!({"type": "send", "chat_id": chat, "content": "during outage"}))
