@@ -75,9 +75,14 @@ pub trait PresenceStore: Send + Sync {
     async fn online_count(&self) -> PortResult<u64>;
 
     /// Activity on `socket`: refreshes the lifetime of the user's online record and
-    /// socket set (an idle but connected user stays online). Re-registers the socket
-    /// if its record had expired.
-    async fn touch(&self, user: UserId, socket: &SocketId) -> PortResult<()>;
+    /// socket set (an idle but connected user stays online) and registers the socket
+    /// again if it was dropped. Activity proves the socket lives, so a user who is
+    /// not online — no record, an expired one, or an offline one (`cleanup_stale`
+    /// or `clear_all` took a still-connected user offline) — is written back online
+    /// with this socket and `changed` is true: the caller announces them as
+    /// `set_online` would. For a user already online or away `changed` is false and
+    /// the status stays. `presence` is the record as it now stands.
+    async fn touch(&self, user: UserId, socket: &SocketId) -> PortResult<PresenceChange>;
 
     /// Declares `instance` alive for another `instance_ttl`.
     async fn heartbeat_instance(&self, instance: &InstanceId) -> PortResult<()>;

@@ -145,10 +145,17 @@ impl PresenceService {
         }
     }
 
-    /// Socket activity keeps the user's presence alive.
+    /// Socket activity keeps the user's presence alive. When the store had taken
+    /// the still-connected user offline (cleanup after a lagging heartbeat, or
+    /// clear-presence), the touch brings them back and peers hear it as on connect.
     pub async fn touch(&self, user: UserId, socket: &SocketId) {
-        if let Err(e) = self.store.touch(user, socket).await {
-            tracing::debug!(error = %e, "presence touch failed");
+        match self.store.touch(user, socket).await {
+            Ok(change) if change.changed => {
+                tracing::info!(%user, "presence restored by socket activity");
+                self.announce(&change.presence).await;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "presence touch failed"),
         }
     }
 

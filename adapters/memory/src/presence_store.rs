@@ -208,18 +208,18 @@ impl PresenceStore for MemoryPresenceStore {
         Ok(self.online_users().await?.len() as u64)
     }
 
-    async fn touch(&self, user: UserId, socket: &SocketId) -> PortResult<()> {
+    async fn touch(&self, user: UserId, socket: &SocketId) -> PortResult<PresenceChange> {
         let now = self.clock.now();
         let mut state = lock(&self.state);
         // Activity proves the socket lives: a record that expired, or that the cleanup
         // took offline while this instance's heartbeat lagged, is put back online.
-        let (status, last_changed_by) = match live(&state.records, user, now) {
-            Some(p) if is_up(p) => (p.status, p.socket_id.clone()),
-            _ => (PresenceStatus::Online, Some(socket.clone())),
+        let (status, last_changed_by, changed) = match live(&state.records, user, now) {
+            Some(p) if is_up(p) => (p.status, p.socket_id.clone(), false),
+            _ => (PresenceStatus::Online, Some(socket.clone()), true),
         };
         self.register(&mut state, user, socket, now);
-        self.put(&mut state, user, status, last_changed_by.as_ref(), now);
-        Ok(())
+        let presence = self.put(&mut state, user, status, last_changed_by.as_ref(), now);
+        Ok(PresenceChange { presence, changed })
     }
 
     #[tracing::instrument(skip(self))]

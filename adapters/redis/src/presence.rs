@@ -213,13 +213,16 @@ impl PresenceStore for RedisPresenceStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn touch(&self, user: UserId, socket: &SocketId) -> PortResult<()> {
+    async fn touch(&self, user: UserId, socket: &SocketId) -> PortResult<PresenceChange> {
         let json = encode(&Self::record(user, PresenceStatus::Online, Some(socket)))?;
         let ttl = millis(self.config.online_ttl).to_string();
-        let _: i64 = self
+        let (changed, record): (i64, String) = self
             .run("touch", &TOUCH, user, &[socket.as_str(), &json, &ttl])
             .await?;
-        Ok(())
+        Ok(PresenceChange {
+            presence: decode(&record)?,
+            changed: changed == 1,
+        })
     }
 
     #[tracing::instrument(skip(self))]

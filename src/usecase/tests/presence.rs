@@ -194,3 +194,83 @@ async fn maintain_takes_users_of_dead_instances_offline() {
     fx.assert_quiet(&mut events, &Topic::Presence).await;
     assert_eq!(p.get(bob).await.unwrap().status, PresenceStatus::Online);
 }
+
+#[tokio::test]
+async fn activity_after_the_cleanup_took_a_connected_user_offline_announces_them_online() {
+    let fx = Fixture::new();
+    let (alice, bob) = (fx.user("alice").await, fx.user("bob").await);
+    let chat = fx.chat(alice, &[bob]).await;
+    let p = &fx.app.presence;
+    let a = socket(&fx);
+    p.connect(alice, &a).await;
+    let mut events = fx.subscribe(Topic::Presence).await;
+
+    // An ordinary refresh is not news.
+    p.touch(alice, &a).await;
+    fx.assert_quiet(&mut events, &Topic::Presence).await;
+
+    // Alice's socket stays open but her record outlives online_ttl (say the store
+    // was unreachable for a while), so the cleanup announces her offline.
+    advance(&fx.clock, 301);
+    p.maintain().await;
+    assert_eq!(
+        presence_of(next(&mut events).await),
+        (alice, PresenceStatus::Offline, HashSet::from([chat]))
+    );
+
+    // Her socket's next heartbeat brings her back, and peers hear it.
+    advance(&fx.clock, 5);
+    p.touch(alice, &a).await;
+    match next(&mut events).await {
+        Event::Presence {
+            user_id,
+            status,
+            last_seen,
+            chats,
+        } => {
+            assert_eq!((user_id, status), (alice, PresenceStatus::Online));
+            assert_eq!(last_seen, fx.clock.now());
+            assert_eq!(chats, vec![chat]);
+        }
+        other => panic!("expected a presence event, got {other:?}"),
+    }
+    fx.assert_quiet(&mut events, &Topic::Presence).await;
+    assert_eq!(p.get(alice).await.unwrap().status, PresenceStatus::Online);
+
+    // Back online, her activity is ordinary again; the cleanup leaves her be.
+    p.touch(alice, &a).await;
+    p.maintain().await;
+    fx.assert_quiet(&mut events, &Topic::Presence).await;
+}
+
+#[tokio::test]
+async fn activity_after_clear_presence_announces_the_user_online() {
+    let mut store = None;
+    let fx = Fixture::with_ports(|ports| {
+        store = Some(ports.presence.clone());
+        ports
+    });
+    let store = store.expect("the presence port");
+    let (alice, bob) = (fx.user("alice").await, fx.user("bob").await);
+    let chat = fx.chat(alice, &[bob]).await;
+    let p = &fx.app.presence;
+    let a = socket(&fx);
+    p.connect(alice, &a).await;
+    let mut events = fx.subscribe(Topic::Presence).await;
+
+    store.clear_all().await.unwrap();
+    p.touch(alice, &a).await;
+    assert_eq!(
+        presence_of(next(&mut events).await),
+        (alice, PresenceStatus::Online, HashSet::from([chat]))
+    );
+    fx.assert_quiet(&mut events, &Topic::Presence).await;
+    let online: Vec<UserId> = p
+        .online()
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.user_id)
+        .collect();
+    assert_eq!(online, vec![alice]);
+}

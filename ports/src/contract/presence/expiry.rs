@@ -14,13 +14,15 @@ pub(super) async fn expires_records_and_cleans_up_dead_instances((store, time): 
             .await
             .expect("heartbeat_instance");
     }
-    let [idle, active, leaver, crashed, mixed] = [(); 5].map(|_| UserId::new());
+    let [idle, lapsed, active, leaver, crashed, mixed] = [(); 6].map(|_| UserId::new());
     let idle_socket = socket(&live);
+    let lapsed_socket = socket(&live);
     let active_socket = socket(&live);
     let leaver_socket = socket(&live);
     let crashed_sockets = [socket(&dead), socket(&dead)];
     let (mixed_live, mixed_dead) = (socket(&live), socket(&dead));
     online(&store, idle, &idle_socket).await;
+    online(&store, lapsed, &lapsed_socket).await;
     online(&store, active, &active_socket).await;
     online(&store, leaver, &leaver_socket).await;
     offline(&store, leaver, &leaver_socket).await;
@@ -36,12 +38,22 @@ pub(super) async fn expires_records_and_cleans_up_dead_instances((store, time): 
         .heartbeat_instance(&live)
         .await
         .expect("heartbeat_instance");
-    store.touch(active, &active_socket).await.expect("touch");
-    store
-        .touch(crashed, &crashed_sockets[0])
-        .await
-        .expect("touch");
-    store.touch(mixed, &mixed_live).await.expect("touch");
+    for (user, s) in [
+        (active, &active_socket),
+        (crashed, &crashed_sockets[0]),
+        (mixed, &mixed_live),
+    ] {
+        let refreshed = store.touch(user, s).await.expect("touch");
+        assert!(
+            !refreshed.changed,
+            "touch of an online user is an ordinary refresh, not a change"
+        );
+        assert_eq!(
+            (refreshed.presence.user_id, refreshed.presence.status),
+            (user, PresenceStatus::Online),
+            "touch returns the record as it stands"
+        );
+    }
     assert!(
         is_online(&store, idle).await,
         "an online record lives until online_ttl"
@@ -67,6 +79,20 @@ pub(super) async fn expires_records_and_cleans_up_dead_instances((store, time): 
         Some(PresenceStatus::Offline),
         "an offline record lives until offline_ttl"
     );
+    let back = store.touch(lapsed, &lapsed_socket).await.expect("touch");
+    assert!(
+        back.changed,
+        "touch after the record expired brings the user back online: changed"
+    );
+    assert_eq!(
+        (back.presence.user_id, back.presence.status),
+        (lapsed, PresenceStatus::Online),
+        "touch after the record expired returns the new online record"
+    );
+    assert!(
+        is_online(&store, lapsed).await,
+        "touch after the record expired writes the user online"
+    );
 
     let cleaned = store.cleanup_stale().await.expect("cleanup_stale");
     assert!(
@@ -81,7 +107,7 @@ pub(super) async fn expires_records_and_cleans_up_dead_instances((store, time): 
     assert_eq!(
         by_user(cleaned),
         expected,
-        "cleanup_stale returns, once each, the users whose record expired or whose sockets were all on a dead instance"
+        "cleanup_stale returns, once each, the users whose record expired or whose sockets were all on a dead instance (not one a touch brought back)"
     );
     assert!(
         !is_online(&store, crashed).await,
@@ -97,11 +123,12 @@ pub(super) async fn expires_records_and_cleans_up_dead_instances((store, time): 
     );
     assert_eq!(
         store.online_count().await.expect("online_count"),
-        2,
+        3,
         "online_count after cleanup counts only live users"
     );
     let mut still_online = vec![
         (active, PresenceStatus::Online),
+        (lapsed, PresenceStatus::Online),
         (mixed, PresenceStatus::Online),
     ];
     still_online.sort_by_key(|(u, _)| *u);
@@ -130,7 +157,14 @@ pub(super) async fn expires_records_and_cleans_up_dead_instances((store, time): 
         "cleanup forgot the socket on the dead instance, so the live one was the last"
     );
 
-    store.touch(idle, &idle_socket).await.expect("touch");
+    assert!(
+        store
+            .touch(idle, &idle_socket)
+            .await
+            .expect("touch")
+            .changed,
+        "touch after the cleanup took the user offline is a change"
+    );
     assert!(
         is_online(&store, idle).await,
         "touch re-registers a socket whose record expired"

@@ -11,12 +11,14 @@ use crate::{PresenceChange, PresenceConfig, PresenceStore};
 
 mod expiry;
 mod sockets;
+mod touch;
 
 type Made = (Arc<dyn PresenceStore>, Arc<dyn TimeControl>);
 
 /// PresenceStore: online on the first socket and offline only when the last one goes
-/// (on any instance), exact `changed` flags, away/online, listings, `touch`, expiry
-/// of records, `cleanup_stale` for expired records and dead instances, `clear_all`.
+/// (on any instance), exact `changed` flags, away/online, listings, `touch` (and its
+/// `changed` when it brings back a user the store had taken offline), expiry of
+/// records, `cleanup_stale` for expired records and dead instances, `clear_all`.
 /// Stores are made with online 2 s, offline 4 s, instance 2 s; advances 4.6 s in all.
 pub async fn presence_store_contract<F, Fut>(make: F)
 where
@@ -29,6 +31,9 @@ where
     sockets::switches_between_online_and_away(fresh().await).await;
     sockets::lists_online_and_away_users(fresh().await).await;
     sockets::clears_everything(fresh().await).await;
+    touch::refreshes_without_changing_the_status(fresh().await).await;
+    touch::brings_back_a_user_the_cleanup_took_offline(fresh().await).await;
+    touch::brings_back_a_user_after_clear_all(fresh().await).await;
     expiry::expires_records_and_cleans_up_dead_instances(fresh().await).await;
 }
 
