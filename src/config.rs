@@ -63,6 +63,11 @@ impl Config {
             Some(s) => s.parse().context("WEBCHAT_PRESENCE_CLEANUP_SECS")?,
             None => 30,
         };
+        // The job also heart-beats this instance, whose key lives 90 s: a slower
+        // job would let other instances drop this one's sockets as dead.
+        if !(1..=60).contains(&cleanup_secs) {
+            bail!("WEBCHAT_PRESENCE_CLEANUP_SECS: must be 1 to 60 (the instance heartbeat lives 90 s)");
+        }
         Ok(Self {
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port,
@@ -80,7 +85,7 @@ impl Config {
                 RateLimitPolicy::strict_policy(),
             )?,
             instance_id,
-            cleanup_interval: Duration::from_secs(cleanup_secs.max(1)),
+            cleanup_interval: Duration::from_secs(cleanup_secs),
             trust_proxy: matches!(
                 get("WEBCHAT_TRUST_PROXY").as_deref(),
                 Some("1" | "true" | "yes")
@@ -137,6 +142,7 @@ mod tests {
             ("REDIS_URL", "http://x"),
             ("DATABASE_URL", "mysql://x"),
             ("WEBCHAT_THROTTLE_STRICT", "ten"),
+            ("WEBCHAT_PRESENCE_CLEANUP_SECS", "120"),
         ] {
             let err = format!("{:#}", with(&[(var, value)]).unwrap_err());
             assert!(err.contains(var), "{var}: {err}");
