@@ -158,7 +158,13 @@ async fn main() {
             .unwrap_or_default()
     };
     let expected = sockets * messages;
-    println!("fanout: {sockets} sockets x {messages} messages (one chat, memory backends)");
+    let backends = match (std::env::var("REDIS_URL"), std::env::var("DATABASE_URL")) {
+        (Ok(_), Ok(_)) => "Redis + PostgreSQL",
+        (Ok(_), Err(_)) => "Redis, memory repositories",
+        (Err(_), Ok(_)) => "memory, PostgreSQL repositories",
+        _ => "memory backends",
+    };
+    println!("fanout: {sockets} sockets x {messages} messages (one chat, {backends})");
     println!(
         "  delivered {}/{} in {:.2?} -> {:.0} deliveries/s",
         all.len(),
