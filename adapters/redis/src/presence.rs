@@ -18,6 +18,7 @@ use webchat_domain::{InstanceId, PresenceStatus, SocketId, UserId, UserPresence}
 use webchat_ports::{PortResult, PresenceChange, PresenceConfig, PresenceStore};
 
 use crate::backend::{corrupt, millis, unavailable, RedisBackend};
+use crate::pool::Conn;
 use crate::scan::unlink_keys;
 
 static SET_ONLINE: LazyLock<Script> =
@@ -77,6 +78,15 @@ impl RedisPresenceStore {
             .invoke_async(&mut *conn)
             .await
             .map_err(|e| unavailable(op, e))
+    }
+
+    /// The `users:online` members, on the caller's connection (it goes on to use it).
+    async fn online_members(&self, conn: &mut Conn<'_>) -> PortResult<Vec<String>> {
+        redis::cmd("SMEMBERS")
+            .arg(self.backend.keys().online())
+            .query_async(&mut **conn)
+            .await
+            .map_err(|e| unavailable("SMEMBERS", e))
     }
 }
 
@@ -183,11 +193,7 @@ impl PresenceStore for RedisPresenceStore {
     async fn online_users(&self) -> PortResult<Vec<UserPresence>> {
         let keys = self.backend.keys();
         let mut conn = self.backend.conn().await?;
-        let users: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(keys.online())
-            .query_async(&mut *conn)
-            .await
-            .map_err(|e| unavailable("SMEMBERS", e))?;
+        let users = self.online_members(&mut conn).await?;
         let mut online = Vec::with_capacity(users.len());
         // Members whose record expired are left for the cleanup job to announce.
         for page in users.chunks(500) {
@@ -242,11 +248,7 @@ impl PresenceStore for RedisPresenceStore {
     async fn cleanup_stale(&self) -> PortResult<Vec<UserPresence>> {
         let keys = self.backend.keys();
         let mut conn = self.backend.conn().await?;
-        let users: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(keys.online())
-            .query_async(&mut *conn)
-            .await
-            .map_err(|e| unavailable("SMEMBERS", e))?;
+        let users = self.online_members(&mut conn).await?;
         let ttl = millis(self.config.offline_ttl).to_string();
         let mut gone = Vec::new();
         for page in users.chunks(CLEANUP_PAGE) {

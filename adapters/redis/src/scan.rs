@@ -27,9 +27,9 @@ async fn scan_page(
         .map_err(|e| unavailable("SCAN", e))
 }
 
-/// How many keys match `rest` under the backend's prefix. SCAN may return a key
+/// Every key matching `rest` under the backend's prefix. SCAN may return a key
 /// twice, so keys are de-duplicated.
-pub(crate) async fn count_keys(backend: &RedisBackend, rest: &str) -> PortResult<u64> {
+pub(crate) async fn scan_keys(backend: &RedisBackend, rest: &str) -> PortResult<HashSet<String>> {
     let pattern = backend.keys().pattern(rest);
     let mut seen = HashSet::new();
     let mut cursor = 0;
@@ -37,10 +37,15 @@ pub(crate) async fn count_keys(backend: &RedisBackend, rest: &str) -> PortResult
         let (next, keys) = scan_page(backend, &pattern, cursor).await?;
         seen.extend(keys);
         if next == 0 {
-            return Ok(seen.len() as u64);
+            return Ok(seen);
         }
         cursor = next;
     }
+}
+
+/// How many keys match `rest` under the backend's prefix.
+pub(crate) async fn count_keys(backend: &RedisBackend, rest: &str) -> PortResult<u64> {
+    Ok(scan_keys(backend, rest).await?.len() as u64)
 }
 
 /// UNLINKs every key matching each of `rests` under the backend's prefix; returns

@@ -15,50 +15,17 @@
 //! back is a script (`lua/cache_*.lua`, over the shared `cache_common.lua`) that reads
 //! the tombstone and writes in one atomic step.
 
-use std::collections::HashSet;
-use std::sync::LazyLock;
+mod format;
+mod scripts;
 
 use async_trait::async_trait;
-use redis::{Script, ScriptInvocation};
 use webchat_domain::{ChatId, Message, MessageId};
 use webchat_ports::{CacheConfig, CacheStats, MessageCache, PortResult, RECENT_WINDOW};
 
-use crate::backend::{corrupt, millis, unavailable, RedisBackend};
+use crate::backend::{millis, unavailable, RedisBackend};
 use crate::scan::{count_keys, unlink_keys};
-
-/// A script that takes messages: the shared prelude, then its body.
-fn with_prelude(body: &str) -> Script {
-    Script::new(&format!(
-        "{}\n{}",
-        include_str!("lua/cache_common.lua"),
-        body
-    ))
-}
-
-static CACHE_MESSAGE: LazyLock<Script> =
-    LazyLock::new(|| with_prelude(include_str!("lua/cache_message.lua")));
-static UPDATE: LazyLock<Script> =
-    LazyLock::new(|| with_prelude(include_str!("lua/cache_update.lua")));
-static CACHE_MANY: LazyLock<Script> =
-    LazyLock::new(|| with_prelude(include_str!("lua/cache_many.lua")));
-static CACHE_PINNED: LazyLock<Script> =
-    LazyLock::new(|| with_prelude(include_str!("lua/cache_pinned.lua")));
-static WARM_UP: LazyLock<Script> =
-    LazyLock::new(|| with_prelude(include_str!("lua/cache_warm_up.lua")));
-static INVALIDATE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/cache_invalidate.lua")));
-static COUNT_LIVE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/cache_count_live.lua")));
-
-/// Stands for "no messages" in a window and "nothing pinned" in a pinned set; never
-/// a message id or message JSON.
-const EMPTY_MARKER: &str = "~empty";
-
-/// The value of `message:{id}` after a delete: never message JSON.
-const TOMBSTONE: &str = "~deleted";
-
-/// Keys per SCAN step, and per `COUNT_LIVE` call.
-const PAGE: usize = 500;
+use format::{EMPTY_MARKER, TOMBSTONE};
+use scripts::{CACHE_MANY, CACHE_MESSAGE, CACHE_PINNED, INVALIDATE, UPDATE, WARM_UP};
 
 #[derive(Debug, Clone)]
 pub struct RedisMessageCache {
@@ -74,94 +41,6 @@ impl RedisMessageCache {
     fn ttl(&self) -> u64 {
         millis(self.config.ttl)
     }
-
-    /// Runs a prelude script (`cache_common.lua`): its own keys, then the tombstone
-    /// marker, the ttl and its own args, then each message's key pair and arg four.
-    async fn run(
-        &self,
-        op: &str,
-        script: &Script,
-        own_keys: &[String],
-        own_args: &[String],
-        messages: &[Message],
-    ) -> PortResult<i64> {
-        let keys = self.backend.keys();
-        let mut invocation: ScriptInvocation<'_> = script.prepare_invoke();
-        for key in own_keys {
-            invocation.key(key);
-        }
-        invocation.arg(TOMBSTONE).arg(self.ttl());
-        for arg in own_args {
-            invocation.arg(arg);
-        }
-        for message in messages {
-            let pin_score = message
-                .pinned_at
-                .map(|t| t.timestamp_millis().to_string())
-                .unwrap_or_default();
-            invocation
-                .key(keys.message(message.id))
-                .key(keys.chat_messages(message.chat_id))
-                .arg(encode(message)?)
-                .arg(message.seq)
-                .arg(message.id.to_string())
-                .arg(pin_score);
-        }
-        let mut conn = self.backend.conn().await?;
-        invocation
-            .invoke_async(&mut *conn)
-            .await
-            .map_err(|e| unavailable(op, e))
-    }
-
-    /// Every key matching `rest` under the prefix (SCAN may repeat a key).
-    async fn scan_keys(&self, rest: &str) -> PortResult<HashSet<String>> {
-        let pattern = self.backend.keys().pattern(rest);
-        let mut seen = HashSet::new();
-        let mut cursor = 0u64;
-        loop {
-            let mut conn = self.backend.conn().await?;
-            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(PAGE)
-                .query_async(&mut *conn)
-                .await
-                .map_err(|e| unavailable("SCAN", e))?;
-            seen.extend(page);
-            if next == 0 {
-                return Ok(seen);
-            }
-            cursor = next;
-        }
-    }
-
-    /// How many `message:*` keys hold a message rather than a tombstone.
-    async fn count_live_messages(&self) -> PortResult<u64> {
-        let keys: Vec<String> = self.scan_keys("message:*").await?.into_iter().collect();
-        let mut live = 0;
-        for page in keys.chunks(PAGE) {
-            let mut conn = self.backend.conn().await?;
-            let n: u64 = COUNT_LIVE
-                .key(page)
-                .arg(TOMBSTONE)
-                .invoke_async(&mut *conn)
-                .await
-                .map_err(|e| unavailable("count messages", e))?;
-            live += n;
-        }
-        Ok(live)
-    }
-}
-
-fn encode(message: &Message) -> PortResult<String> {
-    serde_json::to_string(message).map_err(|e| corrupt("message", e))
-}
-
-fn decode(json: &str) -> PortResult<Message> {
-    serde_json::from_str(json).map_err(|e| corrupt("message", e))
 }
 
 #[async_trait]
@@ -189,10 +68,7 @@ impl MessageCache for RedisMessageCache {
             .query_async(&mut *conn)
             .await
             .map_err(|e| unavailable("GET message", e))?;
-        json.as_deref()
-            .filter(|json| *json != TOMBSTONE)
-            .map(decode)
-            .transpose()
+        format::cached(json.as_deref())
     }
 
     #[tracing::instrument(skip(self, message), fields(message = %message.id))]
@@ -261,15 +137,7 @@ impl MessageCache for RedisMessageCache {
             .query_async(&mut *conn)
             .await
             .map_err(|e| unavailable("LRANGE recent", e))?;
-        if items.is_empty() {
-            return Ok(None);
-        }
-        items
-            .iter()
-            .filter(|item| *item != EMPTY_MARKER)
-            .map(|item| decode(item))
-            .collect::<PortResult<Vec<_>>>()
-            .map(Some)
+        format::window(&items)
     }
 
     #[tracing::instrument(skip(self, pinned), fields(count = pinned.len()))]
@@ -314,20 +182,7 @@ impl MessageCache for RedisMessageCache {
             .query_async(&mut *conn)
             .await
             .map_err(|e| unavailable("MGET pinned", e))?;
-        // One evicted (or deleted) message makes the cached set unusable: the caller
-        // refills it from the repository.
-        let Some(records) = records
-            .into_iter()
-            .map(|r| r.filter(|json| json != TOMBSTONE))
-            .collect::<Option<Vec<String>>>()
-        else {
-            return Ok(None);
-        };
-        records
-            .iter()
-            .map(|json| decode(json))
-            .collect::<PortResult<Vec<_>>>()
-            .map(Some)
+        format::pinned(records)
     }
 
     #[tracing::instrument(skip(self, messages), fields(count = messages.len()))]

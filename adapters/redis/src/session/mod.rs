@@ -5,24 +5,18 @@
 //! ms), living at least as long as its longest session, stale members dropped on
 //! read; `token:blacklist:{sha256 hex}` string living the token's remaining lifetime.
 
-use std::sync::LazyLock;
-use std::time::Duration;
+mod index;
+mod record;
+mod scripts;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redis::Script;
 use webchat_domain::{SessionId, TokenFingerprint, UserId, UserSession};
 use webchat_ports::{PortError, PortResult, SessionStore};
 
-use crate::backend::{corrupt, millis, unavailable, RedisBackend};
+use crate::backend::{corrupt, unavailable, RedisBackend};
 use crate::scan::unlink_keys;
-
-static CREATE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/session_create.lua")));
-static REPLACE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/session_replace.lua")));
-static ROTATE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/session_rotate.lua")));
+use record::{decode, live, ttl_ms};
 
 /// How often `refresh` retries when the session changes between its read and write.
 const REFRESH_ATTEMPTS: usize = 5;
@@ -37,23 +31,6 @@ impl RedisSessionStore {
         Self { backend }
     }
 
-    async fn replace(&self, expected: &str, session: &UserSession) -> PortResult<i64> {
-        let keys = self.backend.keys();
-        let json = encode(session)?;
-        let mut conn = self.backend.conn().await?;
-        REPLACE
-            .key(keys.session(session.id))
-            .key(keys.user_sessions(session.user_id))
-            .arg(expected)
-            .arg(json)
-            .arg(ttl_ms(session.expires_at))
-            .arg(session.expires_at.timestamp_millis())
-            .arg(session.id.to_string())
-            .invoke_async(&mut *conn)
-            .await
-            .map_err(|e| unavailable("replace session", e))
-    }
-
     /// The raw stored JSON of a session.
     async fn raw(&self, id: SessionId) -> PortResult<Option<String>> {
         let mut conn = self.backend.conn().await?;
@@ -63,83 +40,13 @@ impl RedisSessionStore {
             .await
             .map_err(|e| unavailable("GET session", e))
     }
-
-    /// The user's indexed session ids, after dropping the expired ones.
-    async fn indexed(&self, user: UserId) -> PortResult<Vec<String>> {
-        let index = self.backend.keys().user_sessions(user);
-        let mut conn = self.backend.conn().await?;
-        let (_, ids): (u64, Vec<String>) = redis::pipe()
-            .atomic()
-            .cmd("ZREMRANGEBYSCORE")
-            .arg(&index)
-            .arg("-inf")
-            .arg(Utc::now().timestamp_millis())
-            .cmd("ZRANGE")
-            .arg(&index)
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut *conn)
-            .await
-            .map_err(|e| unavailable("read session index", e))?;
-        Ok(ids)
-    }
-
-    /// UNLINKs the given sessions and their index entries; returns how many existed.
-    async fn remove(&self, user: UserId, ids: &[String]) -> PortResult<u64> {
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let keys = self.backend.keys();
-        let session_keys: Vec<String> = ids.iter().map(|id| keys.session_of(id)).collect();
-        let mut conn = self.backend.conn().await?;
-        let (removed, _): (u64, u64) = redis::pipe()
-            .atomic()
-            .cmd("UNLINK")
-            .arg(&session_keys)
-            .cmd("ZREM")
-            .arg(keys.user_sessions(user))
-            .arg(ids)
-            .query_async(&mut *conn)
-            .await
-            .map_err(|e| unavailable("remove sessions", e))?;
-        Ok(removed)
-    }
-}
-
-fn encode(session: &UserSession) -> PortResult<String> {
-    serde_json::to_string(session).map_err(|e| corrupt("session", e))
-}
-
-/// A live session from its stored JSON; `None` once past `expires_at`.
-fn live(json: Option<String>) -> PortResult<Option<UserSession>> {
-    let Some(json) = json else { return Ok(None) };
-    let session: UserSession = serde_json::from_str(&json).map_err(|e| corrupt("session", e))?;
-    Ok((!session.is_expired(Utc::now())).then_some(session))
-}
-
-/// Milliseconds left until `at`; at least 1, so a past instant expires at once.
-fn ttl_ms(at: DateTime<Utc>) -> u64 {
-    millis((at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
 }
 
 #[async_trait]
 impl SessionStore for RedisSessionStore {
     #[tracing::instrument(skip(self, session), fields(session = %session.id, user = %session.user_id))]
     async fn create(&self, session: &UserSession) -> PortResult<()> {
-        let keys = self.backend.keys();
-        let json = encode(session)?;
-        let mut conn = self.backend.conn().await?;
-        let created: i64 = CREATE
-            .key(keys.session(session.id))
-            .key(keys.user_sessions(session.user_id))
-            .arg(json)
-            .arg(ttl_ms(session.expires_at))
-            .arg(session.expires_at.timestamp_millis())
-            .arg(session.id.to_string())
-            .invoke_async(&mut *conn)
-            .await
-            .map_err(|e| unavailable("create session", e))?;
-        if created == 1 {
+        if self.insert(session).await? == 1 {
             Ok(())
         } else {
             Err(PortError::Conflict(format!(
@@ -168,22 +75,7 @@ impl SessionStore for RedisSessionStore {
 
     #[tracing::instrument(skip_all, fields(session = %next.id))]
     async fn rotate(&self, next: &UserSession, expected_refresh_hash: &str) -> PortResult<bool> {
-        let keys = self.backend.keys();
-        let json = encode(next)?;
-        let mut conn = self.backend.conn().await?;
-        let rotated: i64 = ROTATE
-            .key(keys.session(next.id))
-            .key(keys.user_sessions(next.user_id))
-            .arg(expected_refresh_hash)
-            .arg(json)
-            // PXAT refuses 0 and below; a session dated 1970 is expired either way.
-            .arg(next.expires_at.timestamp_millis().max(1))
-            .arg(next.id.to_string())
-            .arg(next.user_id.to_string())
-            .invoke_async(&mut *conn)
-            .await
-            .map_err(|e| unavailable("rotate session", e))?;
-        match rotated {
+        match self.compare_and_rotate(next, expected_refresh_hash).await? {
             1 => Ok(true),
             0 => Ok(false),
             _ => Err(corrupt("session", format!("{} is not a session", next.id))),
@@ -195,8 +87,7 @@ impl SessionStore for RedisSessionStore {
         let Some(json) = self.raw(id).await? else {
             return Ok(false);
         };
-        let session: UserSession =
-            serde_json::from_str(&json).map_err(|e| corrupt("session", e))?;
+        let session = decode(&json)?;
         Ok(self.remove(session.user_id, &[id.to_string()]).await? > 0)
     }
 
