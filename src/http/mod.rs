@@ -10,7 +10,6 @@ pub mod throttle;
 pub mod ws;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::Acceptor;
@@ -113,6 +112,3 @@ pub async fn serve<A: Acceptor + 'static>(
     drop(hub);
     result
 }
-
-/// Keeps the hub alive for tests that build endpoints directly.
-pub type HubHandle = Arc<ws::hub::Hub>;

@@ -21,8 +21,4 @@ impl Publisher {
             tracing::warn!(error = %e, topic = ?event.topic(), "event bus publish failed");
         }
     }
-
-    pub fn bus(&self) -> &Arc<dyn EventBus> {
-        &self.bus
-    }
 }

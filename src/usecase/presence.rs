@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use webchat_domain::{ChatId, Event, InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
-use webchat_ports::{Clock, PresenceChange, PresenceStore};
+use webchat_ports::{Clock, PortResult, PresenceChange, PresenceStore};
 
 use super::chat::ChatService;
 use super::events::Publisher;
@@ -83,9 +83,11 @@ impl PresenceService {
             .await;
     }
 
-    async fn apply(&self, result: webchat_ports::PortResult<PresenceChange>) {
+    /// Announces a store write that changed the user's status (to `chats` when
+    /// the caller already knows them).
+    async fn apply(&self, result: PortResult<Option<PresenceChange>>, chats: Option<Vec<ChatId>>) {
         match result {
-            Ok(change) if change.changed => self.announce(&change.presence).await,
+            Ok(Some(change)) if change.changed => self.announce_in(&change.presence, chats).await,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "presence store unavailable"),
         }
@@ -112,11 +114,8 @@ impl PresenceService {
                 e.2 += 1
             })
             .or_insert((PresenceStatus::Online, now, 1));
-        match self.store.set_online(user, socket).await {
-            Ok(change) if change.changed => self.announce_in(&change.presence, chats).await,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "presence store unavailable"),
-        }
+        let result = self.store.set_online(user, socket).await.map(Some);
+        self.apply(result, chats).await;
     }
 
     /// A socket closed: the user goes offline when it was their last, anywhere.
@@ -130,7 +129,8 @@ impl PresenceService {
                 }
             }
         }
-        self.apply(self.store.set_offline(user, socket).await).await;
+        let result = self.store.set_offline(user, socket).await.map(Some);
+        self.apply(result, None).await;
     }
 
     /// The client said it is online or away.
@@ -138,11 +138,8 @@ impl PresenceService {
         if let Some(entry) = self.local().users.get_mut(&user) {
             entry.0 = status;
         }
-        match self.store.set_status(user, status).await {
-            Ok(Some(change)) if change.changed => self.announce(&change.presence).await,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "presence store unavailable"),
-        }
+        self.apply(self.store.set_status(user, status).await, None)
+            .await;
     }
 
     /// Socket activity keeps the user's presence alive. When the store had taken
