@@ -1,4 +1,4 @@
-//! Typed configuration from the environment (CONTRACT.md, "Configuration").
+//! Typed configuration from the environment (docs/protocol.md, "Configuration").
 
 use std::time::Duration;
 

@@ -81,7 +81,7 @@ async fn run() -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Openapi = command {
         let app = App::in_memory(&Config::for_tests());
-        println!("{}", http::openapi_json(&app));
+        println!("{}", http::openapi_json(&app.usecases));
         return Ok(());
     }
     init_tracing();
@@ -112,7 +112,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let options = HttpOptions {
         trust_proxy: config.trust_proxy,
     };
-    let served = http::serve(acceptor, app, options, shutdown_signal()).await;
+    let served = http::serve(acceptor, app.usecases, options, shutdown_signal()).await;
     background.abort();
     backends.shutdown().await;
     served.context("serving")?;
@@ -139,8 +139,8 @@ async fn admin(config: Config, action: AdminAction) -> anyhow::Result<()> {
     config.jwt_secret.get_or_insert_with(|| "admin".to_owned());
     config.database_url = None;
     let (app, backends): (App, Backends) =
-        wiring::build_with(&config, Default::default(), None).await?;
-    let admin = app.admin.clone();
+        wiring::build_with(&config, webchat_memory::memory_repositories(), None).await?;
+    let admin = app.usecases.admin.clone();
     let result = match action {
         AdminAction::Stats => admin.stats().await.map(|s| {
             serde_json::json!({

@@ -12,7 +12,7 @@ use common::{
 use redis::AsyncCommands;
 use serde_json::json;
 use webchat::app::wiring::{build_with, Backends};
-use webchat::app::Repositories;
+use webchat_memory::memory_repositories;
 
 struct Cluster {
     a: TestServer,
@@ -25,7 +25,7 @@ impl Cluster {
     async fn start() -> Option<Self> {
         redis_or_skip().await?;
         let prefix = unique_prefix();
-        let repos = Repositories::default();
+        let repos = memory_repositories();
         let mut servers = Vec::new();
         let mut backends = Vec::new();
         for instance in ["node-a", "node-b"] {
@@ -210,7 +210,7 @@ async fn throttle_and_logout_are_shared_by_every_instance() {
     cluster.stop().await;
 }
 
-/// CONTRACT.md's key table: type, and whether a TTL is required.
+/// the key table of docs/protocol.md: type, and whether a TTL is required.
 fn expected(key: &str) -> Option<(&'static str, bool)> {
     let rules: [(&str, &str, bool); 12] = [
         ("user:presence:", "string", true),

@@ -127,7 +127,7 @@ async fn concurrent_sends_through_two_instances_get_seqs_one_to_n() {
                 .expect("app builds"),
         );
     }
-    let (a, b) = (&apps[0].0, &apps[1].0);
+    let (a, b) = (&apps[0].0.usecases, &apps[1].0.usecases);
     let user = a
         .auth
         .register(&unique("c"), "password-1", None)

@@ -4,95 +4,14 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{create_chat, skip_or_fail, unique, user_id, TestServer, Ws};
+use common::{create_chat, unique, user_id, TestServer, Ws};
 use serde_json::json;
 use webchat::app::wiring::build_with;
-use webchat::app::Repositories;
 use webchat::config::Config;
-
-struct OwnRedis {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("webchat-redis-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).ok()?;
-        let mut redis = Self {
-            port,
-            dir,
-            child: None,
-        };
-        redis.spawn().then_some(redis)
-    }
-
-    /// Starts the server (AOF on, so a restart keeps sessions) and waits for PING.
-    fn spawn(&mut self) -> bool {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let Ok(child) = child else { return false };
-        self.child = Some(child);
-        for _ in 0..100 {
-            let pong = Command::new("redis-cli")
-                .args(["-p", &self.port.to_string(), "ping"])
-                .output();
-            if pong.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "PONG") {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    /// Stops the server the way an operator's restart does (SIGTERM).
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use webchat_memory::memory_repositories;
+use webchat_redis::testing::OwnRedis;
 
 fn config(url: &str, instance: &str) -> Config {
     let url = url.to_owned();
@@ -119,11 +38,12 @@ async fn wait_healthy(server: &TestServer) {
 
 #[tokio::test]
 async fn surviving_a_redis_restart() {
-    let Some(mut redis) = OwnRedis::start() else {
-        skip_or_fail("redis-server binary");
+    // AOF on, so the restart keeps sessions.
+    let Some(mut redis) = OwnRedis::with_args(&["--appendonly", "yes", "--appendfsync", "always"])
+    else {
         return;
     };
-    let repos = Repositories::default();
+    let repos = memory_repositories();
     let mut servers = Vec::new();
     let mut backends = Vec::new();
     for instance in ["r-a", "r-b"] {
@@ -165,7 +85,7 @@ async fn surviving_a_redis_restart() {
     assert_eq!(ack["message"]["seq"], 1);
     alice_ws.expect("message.created").await;
 
-    assert!(redis.spawn(), "redis restarts");
+    redis.start().expect("redis restarts");
     wait_healthy(a).await;
     wait_healthy(b).await;
     // Sessions survived (AOF); the bus resubscribed: B's socket hears A again.

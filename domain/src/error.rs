@@ -4,7 +4,7 @@ use thiserror::Error;
 /// turn it into a precise error code without parsing messages.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DomainError {
-    /// An input value is outside the limits of CONTRACT.md.
+    /// An input value is outside the limits of docs/protocol.md.
     #[error("{field}: {reason}")]
     Validation { field: &'static str, reason: String },
     /// A string that should be an identifier is not one.

@@ -1,5 +1,5 @@
 //! What instances tell each other through the EventBus. The gateway turns these into
-//! the WebSocket frames of CONTRACT.md.
+//! the WebSocket frames of docs/protocol.md.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -115,7 +115,7 @@ impl fmt::Display for InstanceId {
     }
 }
 
-/// One WebSocket connection, written `{instanceId}:{connId}` (CONTRACT.md key schema).
+/// One WebSocket connection, written `{instanceId}:{connId}` (docs/protocol.md, key schema).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SocketId(String);

@@ -12,6 +12,7 @@ pub mod message;
 pub mod presence;
 pub mod rate_limit;
 pub mod session;
+pub mod time;
 pub mod user;
 pub mod validation;
 
@@ -23,5 +24,6 @@ pub use message::{Message, NewMessage};
 pub use presence::{PresenceStatus, UserPresence};
 pub use rate_limit::{RateLimitDecision, RateLimitPolicy};
 pub use session::{TokenFingerprint, UserSession};
+pub use time::{chrono_duration, reconnect_backoff};
 pub use user::User;
 pub use validation::{ChatName, ClientMsgId, DisplayName, MessageContent, Password, Username};

@@ -1,4 +1,4 @@
-//! Newtypes that validate on construction, with the limits of CONTRACT.md.
+//! Newtypes that validate on construction, with the limits of docs/protocol.md.
 
 use std::fmt;
 

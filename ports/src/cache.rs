@@ -8,7 +8,7 @@ use crate::PortResult;
 /// How many messages a chat's recent window holds.
 pub const RECENT_WINDOW: usize = 50;
 
-/// Lifetimes of cached entries (CONTRACT.md: 1 h, refreshed on write).
+/// Lifetimes of cached entries (docs/protocol.md: 1 h, refreshed on write).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheConfig {
     pub ttl: Duration,

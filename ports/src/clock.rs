@@ -34,7 +34,7 @@ impl ManualClock {
     }
     pub fn advance(&self, by: Duration) {
         let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
-        *now += chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        *now += webchat_domain::chrono_duration(by);
     }
 }
 

@@ -4,7 +4,7 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PortError {
     /// The backend is down, timed out or failed. Retryable; callers degrade per
-    /// CONTRACT.md (fail open, fall back, or answer 503). The text is for logs only.
+    /// docs/protocol.md (fail open, fall back, or answer 503). The text is for logs only.
     #[error("backend unavailable: {0}")]
     Unavailable(String),
     /// The thing the call must act on does not exist.

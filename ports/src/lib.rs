@@ -6,8 +6,8 @@
 //! behaves like Redis" is tested rather than hoped. Feature `mock` adds mockall mocks.
 //!
 //! Errors: every method returns [`PortError`]. `Unavailable` means the backend could
-//! not be reached or answered with a failure; callers apply CONTRACT.md's degradation
-//! policy to it. "Not found" is usually an `Ok(None)`/`Ok(false)`, not an error.
+//! not be reached or answered with a failure; callers apply the degradation
+//! policy (docs/protocol.md) to it. "Not found" is usually an `Ok(None)`/`Ok(false)`, not an error.
 
 pub mod cache;
 pub mod clock;
@@ -29,7 +29,9 @@ pub use event_bus::{EventBus, EventStream};
 pub use health::HealthCheck;
 pub use presence::{PresenceChange, PresenceConfig, PresenceStore};
 pub use rate_limit::RateLimiter;
-pub use repository::{ChatRepository, InsertOutcome, MessageRepository, UserRepository};
+pub use repository::{
+    ChatRepository, InsertOutcome, MessageRepository, Repositories, UserRepository,
+};
 pub use session::SessionStore;
 
 #[cfg(feature = "mock")]

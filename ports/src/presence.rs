@@ -5,7 +5,7 @@ use webchat_domain::{InstanceId, PresenceStatus, SocketId, UserId, UserPresence}
 
 use crate::PortResult;
 
-/// Lifetimes of presence records (CONTRACT.md: 300 s online, refreshed by activity;
+/// Lifetimes of presence records (docs/protocol.md: 300 s online, refreshed by activity;
 /// 24 h once offline; an instance counts as dead once its heartbeat is this old).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresenceConfig {
@@ -65,14 +65,8 @@ pub trait PresenceStore: Send + Sync {
     /// The stored record, or `None` for a user never seen or whose record expired.
     async fn get_presence(&self, user: UserId) -> PortResult<Option<UserPresence>>;
 
-    /// True while the user is online or away.
-    async fn is_online(&self, user: UserId) -> PortResult<bool>;
-
     /// Every user online or away.
     async fn online_users(&self) -> PortResult<Vec<UserPresence>>;
-
-    /// How many users are online or away.
-    async fn online_count(&self) -> PortResult<u64>;
 
     /// Activity on `socket`: refreshes the lifetime of the user's online record and
     /// socket set (an idle but connected user stays online) and registers the socket

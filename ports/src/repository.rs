@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use webchat_domain::{
@@ -114,4 +116,14 @@ pub trait MessageRepository: Send + Sync {
 
     /// The chat's pinned messages, newest pin first.
     async fn pinned(&self, chat: ChatId) -> PortResult<Vec<Message>>;
+}
+
+/// The three durable stores over one database: what the composition root wires, what
+/// instances in one process share to stand in for one database, and what the
+/// repository suites take.
+#[derive(Clone)]
+pub struct Repositories {
+    pub users: Arc<dyn UserRepository>,
+    pub chats: Arc<dyn ChatRepository>,
+    pub messages: Arc<dyn MessageRepository>,
 }

@@ -23,13 +23,6 @@ pub trait SessionStore: Send + Sync {
     /// The live session, or `None` when absent or expired.
     async fn get(&self, id: SessionId) -> PortResult<Option<UserSession>>;
 
-    /// True when the session exists and has not expired.
-    async fn validate(&self, id: SessionId) -> PortResult<bool>;
-
-    /// Replaces a live session's data (same id and user). `PortError::NotFound` when
-    /// it is absent or expired.
-    async fn update(&self, session: &UserSession) -> PortResult<()>;
-
     /// Atomically replaces a live session's data with `next` (same id and user) only if
     /// its stored `refresh_token_hash` equals `expected_refresh_hash`; true when replaced,
     /// false when the session is absent, expired, or the hash differs (another refresh won).
@@ -37,9 +30,6 @@ pub trait SessionStore: Send + Sync {
 
     /// Removes a session and its index entry; true when it existed.
     async fn delete(&self, id: SessionId) -> PortResult<bool>;
-
-    /// Moves a live session's expiry to `expires_at`; false when it is absent.
-    async fn refresh(&self, id: SessionId, expires_at: DateTime<Utc>) -> PortResult<bool>;
 
     /// The user's live sessions, oldest first.
     async fn user_sessions(&self, user: UserId) -> PortResult<Vec<UserSession>>;
@@ -57,9 +47,6 @@ pub trait SessionStore: Send + Sync {
         token: &TokenFingerprint,
         expires_at: DateTime<Utc>,
     ) -> PortResult<()>;
-
-    /// True while the token is blacklisted.
-    async fn is_token_blacklisted(&self, token: &TokenFingerprint) -> PortResult<bool>;
 
     /// The hot path of every authenticated request, in one round trip: the live
     /// session `id`, or `None` when it is absent, expired, or `token` is blacklisted.

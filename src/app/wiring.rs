@@ -3,19 +3,21 @@
 //! and messages when a database is; memory for whatever is not.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
-use webchat_ports::{CacheConfig, Clock, HealthCheck, PresenceConfig, SystemClock};
+use webchat_domain::reconnect_backoff;
+use webchat_memory::memory_repositories;
+use webchat_ports::{CacheConfig, Clock, HealthCheck, PresenceConfig, Repositories, SystemClock};
 use webchat_postgres::PgBackend;
 use webchat_redis::{
     RedisBackend, RedisEventBus, RedisHealthCheck, RedisMessageCache, RedisPresenceStore,
     RedisRateLimiter, RedisSessionStore,
 };
 
-use super::{App, Ports, Repositories};
+use super::{memory_ports, settings, App};
 use crate::config::Config;
 use crate::usecase::tokens::random_hex;
+use crate::usecase::{Ports, UseCases};
 
 /// The external backends a running App holds, to be shut down with it.
 #[derive(Clone, Default)]
@@ -32,11 +34,6 @@ impl Backends {
     }
 }
 
-/// The seed's reconnect backoff: `min(attempt * 50 ms, 2 s)`.
-pub fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis((u64::from(attempt) * 50).min(2000))
-}
-
 /// Runs the migrations, retrying while the database is unreachable (bounded, so a
 /// misconfigured URL ends startup instead of hanging it).
 pub async fn migrate(pg: &PgBackend) -> anyhow::Result<usize> {
@@ -46,7 +43,7 @@ pub async fn migrate(pg: &PgBackend) -> anyhow::Result<usize> {
             Ok(applied) => return Ok(applied),
             Err(e) if e.is_unavailable() && attempt < 40 => {
                 attempt += 1;
-                let wait = backoff(attempt);
+                let wait = reconnect_backoff(attempt);
                 tracing::warn!(error = %e, attempt, ?wait, "database unreachable, retrying");
                 tokio::time::sleep(wait).await;
             }
@@ -58,17 +55,12 @@ pub async fn migrate(pg: &PgBackend) -> anyhow::Result<usize> {
 /// Connects PostgreSQL (migrated) or falls back to memory repositories.
 async fn repositories(config: &Config) -> anyhow::Result<(Repositories, Option<PgBackend>)> {
     let Some(url) = &config.database_url else {
-        return Ok((Repositories::default(), None));
+        return Ok((memory_repositories(), None));
     };
     let pg = PgBackend::connect(url).context("DATABASE_URL")?;
     let applied = migrate(&pg).await?;
     tracing::info!(applied, "database migrations up to date");
-    let repos = Repositories {
-        users: Arc::new(pg.users()),
-        chats: Arc::new(pg.chats()),
-        messages: Arc::new(pg.messages()),
-    };
-    Ok((repos, Some(pg)))
+    Ok((pg.repositories(), Some(pg)))
 }
 
 /// Builds the App the configuration describes.
@@ -96,7 +88,9 @@ pub async fn build_with(
     let (ports, redis, secret) = match &config.redis {
         None => {
             let secret = config.jwt_secret.clone().unwrap_or_else(|| random_hex(32));
-            (Ports::in_memory(repos, clock), None, secret)
+            let mut ports = memory_ports(repos, clock);
+            ports.health = health;
+            (ports, None, secret)
         }
         Some(redis_config) => {
             let Some(secret) = config.jwt_secret.clone() else {
@@ -121,6 +115,7 @@ pub async fn build_with(
                 )),
                 bus: Arc::new(RedisEventBus::new(backend.clone())),
                 clock,
+                health,
             };
             (ports, Some(backend), secret)
         }
@@ -129,18 +124,9 @@ pub async fn build_with(
     let backends_line = format!(
         "repositories={repo_name} presence={shared} sessions={shared} rate_limits={shared} cache={shared} events={shared}"
     );
-    let app = App::from_ports(ports, config, secret.as_bytes(), health, backends_line);
+    let app = App {
+        usecases: UseCases::new(ports, settings(config, secret.as_bytes())),
+        backends: backends_line,
+    };
     Ok((app, Backends { redis, postgres }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_follows_the_seed() {
-        assert_eq!(backoff(1), Duration::from_millis(50));
-        assert_eq!(backoff(10), Duration::from_millis(500));
-        assert_eq!(backoff(100), Duration::from_secs(2));
-    }
 }

@@ -13,8 +13,8 @@ use super::dto::{
 };
 use super::error::ApiResult;
 use super::{BearerAuth, ClientIp};
-use crate::app::App;
 use crate::usecase::auth::ClientInfo;
+use crate::usecase::UseCases;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -45,7 +45,7 @@ pub enum NoContent {
 }
 
 pub struct AuthApi {
-    pub app: App,
+    pub uc: UseCases,
 }
 
 #[OpenApi(tag = "ApiTags::Auth")]
@@ -55,7 +55,7 @@ impl AuthApi {
     async fn register(&self, body: Json<RegisterRequest>) -> ApiResult<Created<UserDto>> {
         let b = body.0;
         let user = self
-            .app
+            .uc
             .auth
             .register(&b.username, &b.password, b.display_name.as_deref())
             .await?;
@@ -79,7 +79,7 @@ impl AuthApi {
                 .map(str::to_owned),
         };
         let pair = self
-            .app
+            .uc
             .auth
             .login(&body.0.username, &body.0.password, client)
             .await?;
@@ -90,53 +90,48 @@ impl AuthApi {
     /// working.
     #[oai(path = "/api/auth/refresh", method = "post")]
     async fn refresh(&self, body: Json<RefreshRequest>) -> ApiResult<Json<TokenResponse>> {
-        let pair = self.app.auth.refresh(&body.0.refresh_token).await?;
+        let pair = self.uc.auth.refresh(&body.0.refresh_token).await?;
         Ok(Json(pair.into()))
     }
 
     /// End the current session; its access token is refused from now on.
     #[oai(path = "/api/auth/logout", method = "post")]
     async fn logout(&self, auth: BearerAuth) -> ApiResult<NoContent> {
-        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
-        self.app.auth.logout(&ctx).await?;
+        self.uc.auth.logout(&auth.0).await?;
         Ok(NoContent::NoContent)
     }
 
     /// End every session of the current user.
     #[oai(path = "/api/auth/logout-all", method = "post")]
     async fn logout_all(&self, auth: BearerAuth) -> ApiResult<NoContent> {
-        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
-        self.app.auth.logout_all(&ctx).await?;
+        self.uc.auth.logout_all(&auth.0).await?;
         Ok(NoContent::NoContent)
     }
 
     /// End every session of the current user except the current one.
     #[oai(path = "/api/auth/logout-others", method = "post")]
     async fn logout_others(&self, auth: BearerAuth) -> ApiResult<NoContent> {
-        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
-        self.app.auth.logout_others(&ctx).await?;
+        self.uc.auth.logout_others(&auth.0).await?;
         Ok(NoContent::NoContent)
     }
 
     /// The current user's live sessions, oldest first.
     #[oai(path = "/api/sessions", method = "get")]
     async fn sessions(&self, auth: BearerAuth) -> ApiResult<Json<Vec<SessionDto>>> {
-        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
-        let sessions = self.app.auth.sessions(&ctx).await?;
+        let sessions = self.uc.auth.sessions(&auth.0).await?;
         Ok(Json(sessions.into_iter().map(Into::into).collect()))
     }
 
     /// Revoke one of the current user's sessions (404 for anyone else's).
     #[oai(path = "/api/sessions/:id", method = "delete")]
     async fn revoke_session(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
-        self.app.auth.revoke_session(&ctx, id.0.into()).await?;
+        self.uc.auth.revoke_session(&auth.0, id.0.into()).await?;
         Ok(NoContent::NoContent)
     }
 }
 
 pub struct UserApi {
-    pub app: App,
+    pub uc: UseCases,
 }
 
 #[OpenApi(tag = "ApiTags::Users")]
@@ -144,15 +139,13 @@ impl UserApi {
     /// The current user.
     #[oai(path = "/api/users/me", method = "get")]
     async fn me(&self, auth: BearerAuth) -> ApiResult<Json<UserDto>> {
-        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
-        Ok(Json(self.app.auth.me(&ctx).await?.into()))
+        Ok(Json(self.uc.auth.me(&auth.0).await?.into()))
     }
 
     /// Everyone online or away, on any instance.
     #[oai(path = "/api/users/online", method = "get")]
-    async fn online(&self, auth: BearerAuth) -> ApiResult<Json<OnlineUsersDto>> {
-        self.app.auth.authenticate(&auth.0.token).await?;
-        let users = self.app.presence.online().await?;
+    async fn online(&self, _auth: BearerAuth) -> ApiResult<Json<OnlineUsersDto>> {
+        let users = self.uc.presence.online().await?;
         Ok(Json(OnlineUsersDto {
             count: users.len() as u64,
             users: users.into_iter().map(Into::into).collect(),
@@ -161,8 +154,7 @@ impl UserApi {
 
     /// A user's presence; unknown or never seen users are `offline`.
     #[oai(path = "/api/users/:id/presence", method = "get")]
-    async fn presence(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<PresenceDto>> {
-        self.app.auth.authenticate(&auth.0.token).await?;
-        Ok(Json(self.app.presence.get(id.0.into()).await?.into()))
+    async fn presence(&self, _auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<PresenceDto>> {
+        Ok(Json(self.uc.presence.get(id.0.into()).await?.into()))
     }
 }

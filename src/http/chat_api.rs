@@ -13,16 +13,10 @@ use super::dto::{
 };
 use super::error::ApiResult;
 use super::BearerAuth;
-use crate::app::App;
+use crate::usecase::UseCases;
 
 pub struct ChatApi {
-    pub app: App,
-}
-
-impl ChatApi {
-    async fn user(&self, auth: &BearerAuth) -> ApiResult<UserId> {
-        Ok(self.app.auth.authenticate(&auth.0.token).await?.user_id)
-    }
+    pub uc: UseCases,
 }
 
 #[OpenApi(tag = "ApiTags::Chats")]
@@ -35,25 +29,25 @@ impl ChatApi {
         auth: BearerAuth,
         body: Json<CreateChatRequest>,
     ) -> ApiResult<Created<ChatDetailDto>> {
-        let user = self.user(&auth).await?;
+        let user = auth.0.user_id;
         let members: Vec<UserId> = body.0.member_ids.iter().map(|id| (*id).into()).collect();
-        let view = self.app.chats.create(user, &body.0.name, &members).await?;
+        let view = self.uc.chats.create(user, &body.0.name, &members).await?;
         Ok(Created::Created(Json(view.into())))
     }
 
     /// The chats the current user belongs to, oldest first.
     #[oai(path = "/api/chats", method = "get")]
     async fn list(&self, auth: BearerAuth) -> ApiResult<Json<Vec<ChatDto>>> {
-        let user = self.user(&auth).await?;
-        let chats = self.app.chats.list(user).await?;
+        let user = auth.0.user_id;
+        let chats = self.uc.chats.list(user).await?;
         Ok(Json(chats.into_iter().map(Into::into).collect()))
     }
 
     /// One chat with its members (members only).
     #[oai(path = "/api/chats/:id", method = "get")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<ChatDetailDto>> {
-        let user = self.user(&auth).await?;
-        Ok(Json(self.app.chats.get(user, id.0.into()).await?.into()))
+        let user = auth.0.user_id;
+        Ok(Json(self.uc.chats.get(user, id.0.into()).await?.into()))
     }
 
     /// Add a member (members only); their open sockets receive `chat.joined`.
@@ -64,9 +58,9 @@ impl ChatApi {
         id: Path<Uuid>,
         body: Json<AddMemberRequest>,
     ) -> ApiResult<Json<ChatDetailDto>> {
-        let user = self.user(&auth).await?;
+        let user = auth.0.user_id;
         let view = self
-            .app
+            .uc
             .chats
             .add_member(user, id.0.into(), body.0.user_id.into())
             .await?;
@@ -83,9 +77,9 @@ impl ChatApi {
         limit: Query<Option<u32>>,
         before_seq: Query<Option<i64>>,
     ) -> ApiResult<Json<Vec<MessageDto>>> {
-        let user = self.user(&auth).await?;
+        let user = auth.0.user_id;
         let page = self
-            .app
+            .uc
             .messages
             .history(user, id.0.into(), before_seq.0, limit.0.map(|l| l as usize))
             .await?;
@@ -102,9 +96,9 @@ impl ChatApi {
         id: Path<Uuid>,
         body: Json<SendMessageRequest>,
     ) -> ApiResult<Created<MessageDto>> {
-        let user = self.user(&auth).await?;
+        let user = auth.0.user_id;
         let message = self
-            .app
+            .uc
             .messages
             .send(
                 user,
@@ -119,15 +113,15 @@ impl ChatApi {
     /// Pinned messages, newest pin first (members only).
     #[oai(path = "/api/chats/:id/pinned", method = "get")]
     async fn pinned(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<Vec<MessageDto>>> {
-        let user = self.user(&auth).await?;
+        let user = auth.0.user_id;
         Ok(Json(messages(
-            self.app.messages.pinned(user, id.0.into()).await?,
+            self.uc.messages.pinned(user, id.0.into()).await?,
         )))
     }
 }
 
 pub struct MessageApi {
-    pub app: App,
+    pub uc: UseCases,
 }
 
 #[OpenApi(tag = "ApiTags::Messages")]
@@ -135,11 +129,10 @@ impl MessageApi {
     /// One message (members of its chat only).
     #[oai(path = "/api/messages/:id", method = "get")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<MessageDto>> {
-        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
         Ok(Json(
-            self.app
+            self.uc
                 .messages
-                .get(ctx.user_id, id.0.into())
+                .get(auth.0.user_id, id.0.into())
                 .await?
                 .into(),
         ))
@@ -153,11 +146,10 @@ impl MessageApi {
         id: Path<Uuid>,
         body: Json<EditMessageRequest>,
     ) -> ApiResult<Json<MessageDto>> {
-        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
         let m = self
-            .app
+            .uc
             .messages
-            .edit(ctx.user_id, id.0.into(), &body.0.content)
+            .edit(auth.0.user_id, id.0.into(), &body.0.content)
             .await?;
         Ok(Json(m.into()))
     }
@@ -165,19 +157,17 @@ impl MessageApi {
     /// Delete a message (its author only).
     #[oai(path = "/api/messages/:id", method = "delete")]
     async fn delete(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
-        self.app.messages.delete(ctx.user_id, id.0.into()).await?;
+        self.uc.messages.delete(auth.0.user_id, id.0.into()).await?;
         Ok(NoContent::NoContent)
     }
 
     /// Pin a message (members only).
     #[oai(path = "/api/messages/:id/pin", method = "post")]
     async fn pin(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<MessageDto>> {
-        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
         let m = self
-            .app
+            .uc
             .messages
-            .set_pinned(ctx.user_id, id.0.into(), true)
+            .set_pinned(auth.0.user_id, id.0.into(), true)
             .await?;
         Ok(Json(m.into()))
     }
@@ -185,11 +175,10 @@ impl MessageApi {
     /// Unpin a message (members only).
     #[oai(path = "/api/messages/:id/pin", method = "delete")]
     async fn unpin(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<MessageDto>> {
-        let ctx = self.app.auth.authenticate(&auth.0.token).await?;
         let m = self
-            .app
+            .uc
             .messages
-            .set_pinned(ctx.user_id, id.0.into(), false)
+            .set_pinned(auth.0.user_id, id.0.into(), false)
             .await?;
         Ok(Json(m.into()))
     }

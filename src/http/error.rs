@@ -67,8 +67,28 @@ pub fn ceil_secs(d: std::time::Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
+/// Logs a server-side failure with its whole cause chain: the one place where REST
+/// and WebSocket answers alike report what went wrong on our side.
+pub fn log_server_error(e: &AppError) {
+    if !e.is_server_side() {
+        return;
+    }
+    let mut causes = Vec::new();
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        causes.push(cause.to_string());
+        next = cause.source();
+    }
+    let cause = causes.join(": ");
+    match e {
+        AppError::Internal(_) => tracing::error!(code = e.code(), %cause, "request failed"),
+        _ => tracing::warn!(code = e.code(), %cause, "request failed"),
+    }
+}
+
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
+        log_server_error(&e);
         let body = Json(ErrorBody::new(e.code(), e.public_message()));
         match e {
             AppError::Validation { .. } => Self::BadRequest(body),
@@ -82,15 +102,8 @@ impl From<AppError> for ApiError {
                 let reset = ceil_secs(d.reset_after);
                 Self::TooManyRequests(body, reset.max(1), d.limit, d.remaining, reset)
             }
-            AppError::AuthUnavailable => Self::Unavailable(body),
-            AppError::Unavailable(why) => {
-                tracing::warn!(%why, "request failed: backend unavailable");
-                Self::Unavailable(body)
-            }
-            AppError::Internal(why) => {
-                tracing::error!(%why, "request failed: internal error");
-                Self::Internal(body)
-            }
+            AppError::AuthUnavailable(_) | AppError::Unavailable(_) => Self::Unavailable(body),
+            AppError::Internal(_) => Self::Internal(body),
         }
     }
 }

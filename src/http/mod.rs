@@ -1,6 +1,8 @@
 //! The driving adapter: REST (poem-openapi), the WebSocket gateway, throttling and
-//! health. Knows HTTP; knows nothing of Redis or SQL.
+//! health. Knows HTTP; knows nothing of Redis or SQL, and sees the application only
+//! as its bundle of use cases ([`UseCases`]).
 
+mod auth;
 mod auth_api;
 mod chat_api;
 pub mod dto;
@@ -14,17 +16,12 @@ use std::time::Duration;
 
 use poem::listener::Acceptor;
 use poem::{get, Endpoint, EndpointExt, Route, Server};
-use poem_openapi::auth::Bearer;
-use poem_openapi::{OpenApiService, SecurityScheme};
+use poem_openapi::{OpenApi, OpenApiService};
 use tokio::sync::watch;
 
-use crate::app::App;
+use crate::usecase::UseCases;
+pub use auth::BearerAuth;
 pub use throttle::ClientIp;
-
-/// `Authorization: Bearer <access_token>`.
-#[derive(SecurityScheme)]
-#[oai(ty = "bearer", bearer_format = "JWT")]
-pub struct BearerAuth(pub Bearer);
 
 type Apis = (
     auth_api::AuthApi,
@@ -34,13 +31,23 @@ type Apis = (
     health::HealthApi,
 );
 
-fn api_service(app: &App) -> OpenApiService<Apis, ()> {
+fn api_service(usecases: &UseCases) -> OpenApiService<Apis, ()> {
     let apis = (
-        auth_api::AuthApi { app: app.clone() },
-        auth_api::UserApi { app: app.clone() },
-        chat_api::ChatApi { app: app.clone() },
-        chat_api::MessageApi { app: app.clone() },
-        health::HealthApi { app: app.clone() },
+        auth_api::AuthApi {
+            uc: usecases.clone(),
+        },
+        auth_api::UserApi {
+            uc: usecases.clone(),
+        },
+        chat_api::ChatApi {
+            uc: usecases.clone(),
+        },
+        chat_api::MessageApi {
+            uc: usecases.clone(),
+        },
+        health::HealthApi {
+            uc: usecases.clone(),
+        },
     );
     OpenApiService::new(apis, "webchat", env!("CARGO_PKG_VERSION")).description(
         "Real-time chat backend. REST for accounts, chats and history; WebSocket at \
@@ -50,9 +57,14 @@ fn api_service(app: &App) -> OpenApiService<Apis, ()> {
     )
 }
 
+/// The API's operations (paths and methods), as the throttle's route table reads them.
+pub(crate) fn api_meta() -> Vec<poem_openapi::registry::MetaApi> {
+    Apis::meta()
+}
+
 /// The OpenAPI document, as served at `/openapi.json`.
-pub fn openapi_json(app: &App) -> String {
-    api_service(app).spec()
+pub fn openapi_json(usecases: &UseCases) -> String {
+    api_service(usecases).spec()
 }
 
 /// Options of the HTTP layer.
@@ -62,41 +74,42 @@ pub struct HttpOptions {
     pub trust_proxy: bool,
 }
 
-/// The whole HTTP surface over `app`.
-pub fn endpoint(app: App, gateway: ws::Gateway, options: HttpOptions) -> impl Endpoint {
-    let api = api_service(&app);
+/// The whole HTTP surface over `usecases`.
+pub fn endpoint(usecases: UseCases, gateway: ws::Gateway, options: HttpOptions) -> impl Endpoint {
+    let api = api_service(&usecases);
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
-    let gate_app = app.clone();
+    let routes = throttle::RouteTable::new(&api_meta(), &["/ws"]);
+    let gate = throttle::Gate::new(usecases.clone(), routes, options.trust_proxy);
     Route::new()
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .at("/ws", get(ws::upgrade).data(gateway))
         .nest("/", api)
+        .data(usecases)
         .around(move |ep, req| {
-            let app = gate_app.clone();
-            let trust_proxy = options.trust_proxy;
-            async move { throttle::gate(ep.as_ref(), req, &app, trust_proxy).await }
+            let gate = gate.clone();
+            async move { gate.run(ep.as_ref(), req).await }
         })
         .catch_all_error(|err| async move { error::render_error(err) })
 }
 
-/// Serves `app` on `acceptor` until `shutdown` resolves, then closes every socket
-/// cleanly (marking their users offline) and returns.
+/// Serves `usecases` on `acceptor` until `shutdown` resolves, then closes every
+/// socket cleanly (marking their users offline) and returns.
 pub async fn serve<A: Acceptor + 'static>(
     acceptor: A,
-    app: App,
+    usecases: UseCases,
     options: HttpOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let hub = ws::hub::Hub::start(app.bus.clone()).await;
+    let registry = ws::registry::SocketRegistry::start(usecases.feed.clone()).await;
     let gateway = ws::Gateway {
-        app: app.clone(),
-        hub: hub.clone(),
+        uc: usecases.clone(),
+        registry: registry.clone(),
         shutdown: stop_rx,
     };
-    let ep = endpoint(app, gateway, options);
+    let ep = endpoint(usecases, gateway, options);
     let signal = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -106,9 +119,9 @@ pub async fn serve<A: Acceptor + 'static>(
         .await;
     // Upgraded sockets outlive the HTTP server: give them time to close and report.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+    while registry.connections() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    drop(hub);
+    drop(registry);
     result
 }

@@ -4,68 +4,92 @@
 //! never throttled.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
+use poem_openapi::registry::MetaApi;
 use webchat_domain::RateLimitDecision;
 
 use super::error::{ceil_secs, ApiError, ErrorBody};
-use crate::app::App;
 use crate::usecase::throttle::{PolicyName, SEND_ROUTE};
+use crate::usecase::UseCases;
 
-/// Largest JSON body accepted (CONTRACT.md limits).
+/// Largest JSON body accepted (docs/protocol.md, limits).
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// The caller's address, as the throttle and sessions record it.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 
-/// Route templates, literal segments first, so ids in paths cannot dodge a limit.
-const ROUTES: &[&str] = &[
-    "/api/auth/register",
-    "/api/auth/login",
-    "/api/auth/refresh",
-    "/api/auth/logout",
-    "/api/auth/logout-all",
-    "/api/auth/logout-others",
-    "/api/sessions",
-    "/api/sessions/{id}",
-    "/api/users/me",
-    "/api/users/online",
-    "/api/users/{id}/presence",
-    "/api/chats",
-    "/api/chats/{id}",
-    "/api/chats/{id}/members",
-    SEND_ROUTE,
-    "/api/chats/{id}/pinned",
-    "/api/messages/{id}",
-    "/api/messages/{id}/pin",
-    "/ws",
-];
-
-/// The template `path` matches, if it is a throttled route.
-pub fn route_template(path: &str) -> Option<&'static str> {
-    let path = path
-        .strip_suffix('/')
-        .filter(|p| !p.is_empty())
-        .unwrap_or(path);
-    let segments: Vec<&str> = path.split('/').collect();
-    ROUTES.iter().copied().find(|template| {
-        let t: Vec<&str> = template.split('/').collect();
-        t.len() == segments.len()
-            && t.iter()
-                .zip(&segments)
-                .all(|(t, s)| *t == "{id}" && !s.is_empty() || t == s)
-    })
+/// The throttled route templates, taken from the API's own operations (plus the
+/// routes outside the OpenAPI document, such as `/ws`), so ids in paths cannot dodge
+/// a limit and a new route is throttled without anyone updating a list.
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    /// Each template with its segments, literal-only templates first so that
+    /// `/api/users/online` wins over `/api/users/{id}`.
+    templates: Arc<Vec<(String, Vec<String>)>>,
 }
+
+impl RouteTable {
+    pub fn new(apis: &[MetaApi], extra: &[&str]) -> Self {
+        let mut templates: Vec<String> = apis
+            .iter()
+            .flat_map(|api| api.paths.iter().map(|p| p.path.clone()))
+            .filter(|path| path.starts_with("/api/"))
+            .chain(extra.iter().map(|p| (*p).to_owned()))
+            .collect();
+        templates.sort_by_key(|t| (t.contains('{'), t.clone()));
+        templates.dedup();
+        let templates = templates
+            .into_iter()
+            .map(|t| {
+                let segments = t.split('/').map(str::to_owned).collect();
+                (t, segments)
+            })
+            .collect();
+        Self {
+            templates: Arc::new(templates),
+        }
+    }
+
+    /// The template `path` matches, if it is a throttled route.
+    pub fn template(&self, path: &str) -> Option<&str> {
+        let path = path
+            .strip_suffix('/')
+            .filter(|p| !p.is_empty())
+            .unwrap_or(path);
+        let segments: Vec<&str> = path.split('/').collect();
+        self.templates
+            .iter()
+            .find(|(_, t)| {
+                t.len() == segments.len()
+                    && t.iter().zip(&segments).all(|(t, s)| {
+                        (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s
+                    })
+            })
+            .map(|(template, _)| template.as_str())
+    }
+}
+
+/// The operations throttled by the `strict` policy, and whether they count per user
+/// (else per client IP); every other route uses `default` per user (per IP without
+/// a valid token). A test checks each names a real operation.
+const STRICT: &[(Method, &str, bool)] = &[
+    (Method::POST, "/api/auth/login", false),
+    (Method::POST, "/api/auth/register", false),
+    (Method::POST, SEND_ROUTE, true),
+];
 
 /// Which policy applies, and whether it counts per user (else per IP).
 fn policy_for(method: &Method, template: &str) -> (PolicyName, bool) {
-    match (method, template) {
-        (&Method::POST, "/api/auth/login" | "/api/auth/register") => (PolicyName::Strict, false),
-        (&Method::POST, SEND_ROUTE) => (PolicyName::Strict, true),
-        _ => (PolicyName::Default, true),
-    }
+    STRICT
+        .iter()
+        .find(|(m, t, _)| m == method && *t == template)
+        .map_or((PolicyName::Default, true), |(_, _, per_user)| {
+            (PolicyName::Strict, *per_user)
+        })
 }
 
 fn client_ip(req: &Request, trust_proxy: bool) -> String {
@@ -145,55 +169,93 @@ async fn limit_body(req: &mut Request) -> poem::Result<()> {
     }
 }
 
-/// The gate every request passes.
-pub async fn gate<E: Endpoint>(
-    ep: &E,
-    mut req: Request,
-    app: &App,
+/// The gate every request passes: records the client IP, bounds the body, and
+/// counts the request against its route's policy.
+#[derive(Clone)]
+pub struct Gate {
+    usecases: UseCases,
+    routes: RouteTable,
     trust_proxy: bool,
-) -> poem::Result<Response> {
-    let ip = client_ip(&req, trust_proxy);
-    req.extensions_mut().insert(ClientIp(ip.clone()));
-    limit_body(&mut req).await?;
-    let Some(template) = route_template(req.uri().path()) else {
-        return ep.call(req).await.map(IntoResponse::into_response);
-    };
-    let (policy, per_user) = policy_for(req.method(), template);
-    let subject = match access_token(&req).and_then(|t| app.auth.peek_user(t)) {
-        Some(user) if per_user => format!("user:{user}"),
-        _ => format!("ip:{ip}"),
-    };
-    let decision = match app.throttle.hit(policy, &subject, template).await {
-        Ok(decision) => decision,
-        Err(e) => {
-            return Err(poem::Error::from_response(
-                ApiError::from(e).into_response(),
-            ))
+}
+
+impl Gate {
+    pub fn new(usecases: UseCases, routes: RouteTable, trust_proxy: bool) -> Self {
+        Self {
+            usecases,
+            routes,
+            trust_proxy,
         }
-    };
-    let mut resp = ep.call(req).await.map(IntoResponse::into_response)?;
-    if let Some(d) = decision {
-        rate_headers(&mut resp, &d);
     }
-    Ok(resp)
+
+    pub async fn run<E: Endpoint>(&self, ep: &E, mut req: Request) -> poem::Result<Response> {
+        let ip = client_ip(&req, self.trust_proxy);
+        req.extensions_mut().insert(ClientIp(ip.clone()));
+        limit_body(&mut req).await?;
+        let Some(template) = self.routes.template(req.uri().path()) else {
+            return ep.call(req).await.map(IntoResponse::into_response);
+        };
+        let (policy, per_user) = policy_for(req.method(), template);
+        let subject = match access_token(&req).and_then(|t| self.usecases.auth.peek_user(t)) {
+            Some(user) if per_user => format!("user:{user}"),
+            _ => format!("ip:{ip}"),
+        };
+        let decision = match self.usecases.throttle.hit(policy, &subject, template).await {
+            Ok(decision) => decision,
+            Err(e) => {
+                return Err(poem::Error::from_response(
+                    ApiError::from(e).into_response(),
+                ))
+            }
+        };
+        let mut resp = ep.call(req).await.map(IntoResponse::into_response)?;
+        if let Some(d) = decision {
+            rate_headers(&mut resp, &d);
+        }
+        Ok(resp)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn routes() -> RouteTable {
+        RouteTable::new(&crate::http::api_meta(), &["/ws"])
+    }
+
     #[test]
-    fn paths_map_to_templates() {
-        assert_eq!(route_template("/api/users/me"), Some("/api/users/me"));
+    fn paths_map_to_the_apis_templates() {
+        let routes = routes();
+        assert_eq!(routes.template("/api/users/me"), Some("/api/users/me"));
         assert_eq!(
-            route_template("/api/users/0b7c/presence"),
+            routes.template("/api/users/online"),
+            Some("/api/users/online")
+        );
+        assert_eq!(
+            routes.template("/api/users/0b7c/presence"),
             Some("/api/users/{id}/presence")
         );
-        assert_eq!(route_template("/api/chats/abc/messages"), Some(SEND_ROUTE));
-        assert_eq!(route_template("/api/chats/abc/messages/"), Some(SEND_ROUTE));
-        assert_eq!(route_template("/health"), None);
-        assert_eq!(route_template("/docs"), None);
-        assert_eq!(route_template("/api/chats//messages"), None);
+        assert_eq!(routes.template("/api/chats/abc/messages"), Some(SEND_ROUTE));
+        assert_eq!(
+            routes.template("/api/chats/abc/messages/"),
+            Some(SEND_ROUTE)
+        );
+        assert_eq!(routes.template("/ws"), Some("/ws"));
+        assert_eq!(routes.template("/health"), None);
+        assert_eq!(routes.template("/docs"), None);
+        assert_eq!(routes.template("/api/chats//messages"), None);
+    }
+
+    #[test]
+    fn every_strict_operation_exists_in_the_api() {
+        let apis = crate::http::api_meta();
+        for (method, template, _) in STRICT {
+            let found = apis
+                .iter()
+                .flat_map(|a| &a.paths)
+                .any(|p| p.path == *template && p.operations.iter().any(|o| o.method == *method));
+            assert!(found, "{method} {template} is not an API operation");
+        }
     }
 
     #[test]

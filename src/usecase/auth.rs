@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use webchat_domain::{
-    DisplayName, Password, SessionId, TokenFingerprint, User, UserId, UserSession, Username,
+    chrono_duration, DisplayName, Password, SessionId, TokenFingerprint, User, UserId, UserSession,
+    Username,
 };
 use webchat_ports::{Clock, PortError, SessionStore, UserRepository};
 
@@ -71,16 +72,9 @@ pub struct AuthService {
     config: AuthConfig,
 }
 
-fn chrono_of(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 fn auth_store(e: PortError) -> AppError {
     match e {
-        PortError::Unavailable(why) => {
-            tracing::warn!(%why, "session store unavailable: failing closed");
-            AppError::AuthUnavailable
-        }
+        PortError::Unavailable(_) => AppError::AuthUnavailable(e),
         other => other.into(),
     }
 }
@@ -160,7 +154,7 @@ impl AuthService {
             id: session_id,
             user_id: user.id,
             created_at: now,
-            expires_at: now + chrono_of(self.config.session_ttl),
+            expires_at: now + chrono_duration(self.config.session_ttl),
             ip: client.ip,
             user_agent: client.user_agent.map(|ua| ua.chars().take(256).collect()),
             refresh_token_hash: TokenFingerprint::of(&refresh_token).as_str().to_owned(),
@@ -176,7 +170,7 @@ impl AuthService {
         refresh_token: String,
         now: DateTime<Utc>,
     ) -> TokenPair {
-        let expires_at = now + chrono_of(self.config.access_ttl);
+        let expires_at = now + chrono_duration(self.config.access_ttl);
         TokenPair {
             access_token: self.codec.issue(user.id, session_id, now, expires_at),
             refresh_token,
@@ -211,7 +205,7 @@ impl AuthService {
             &mut session.refresh_token_hash,
             TokenFingerprint::of(&next).as_str().to_owned(),
         );
-        session.expires_at = now + chrono_of(self.config.session_ttl);
+        session.expires_at = now + chrono_duration(self.config.session_ttl);
         // Compare-and-set: of two refreshes racing with one token, one wins.
         if !self
             .sessions

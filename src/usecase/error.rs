@@ -1,11 +1,18 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
 use webchat_domain::{DomainError, RateLimitDecision};
 use webchat_ports::PortError;
 
+/// A failure that is our fault (a bug, corrupt data, a dead worker thread), kept
+/// with its cause for the log.
+pub type InternalCause = Arc<dyn std::error::Error + Send + Sync>;
+
 /// Why a use case refused or failed. Only `src/http` turns these into status codes
-/// and error frames; the `code()` strings are the CONTRACT.md error codes.
+/// and error frames; the `code()` strings are the error codes of docs/protocol.md.
+/// Server-side failures keep their cause (`source()`), which is logged once, where
+/// the front door answers (`crate::http::error::log_server_error`), never sent.
 #[derive(Debug, Clone, Error)]
 pub enum AppError {
     #[error("{field}: {reason}")]
@@ -26,16 +33,26 @@ pub enum AppError {
     TooManyRequests(RateLimitDecision),
     /// The session store cannot answer: authentication fails closed.
     #[error("authentication is temporarily unavailable")]
-    AuthUnavailable,
-    /// A backend the request needs is down. The text is for logs, never for clients.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
-    /// A bug or corrupt data. The text is for logs, never for clients.
-    #[error("internal error: {0}")]
-    Internal(String),
+    AuthUnavailable(#[source] PortError),
+    /// A backend the request needs is down.
+    #[error("a backend service is unavailable")]
+    Unavailable(#[source] PortError),
+    /// A bug or corrupt data.
+    #[error("internal error")]
+    Internal(#[source] InternalCause),
 }
 
+/// An internal failure described only by text (no underlying error value).
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct Bug(pub String);
+
 impl AppError {
+    /// An internal error from a description.
+    pub fn internal(what: impl Into<String>) -> Self {
+        Self::Internal(Arc::new(Bug(what.into())))
+    }
+
     /// The machine-readable code clients see.
     pub fn code(&self) -> &'static str {
         match self {
@@ -47,19 +64,27 @@ impl AppError {
             Self::NotFound(_) => "not_found",
             Self::UsernameTaken => "username_taken",
             Self::TooManyRequests(_) => "too_many_requests",
-            Self::AuthUnavailable => "auth_unavailable",
+            Self::AuthUnavailable(_) => "auth_unavailable",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
 
-    /// The text clients see: internals of 5xx errors never leak.
+    /// The text clients see: causes of 5xx errors never leak.
     pub fn public_message(&self) -> String {
         match self {
             Self::Unavailable(_) => "a backend service is unavailable, retry later".to_owned(),
             Self::Internal(_) => "internal server error".to_owned(),
             other => other.to_string(),
         }
+    }
+
+    /// True for failures on our side (5xx), which are logged with their cause.
+    pub fn is_server_side(&self) -> bool {
+        matches!(
+            self,
+            Self::AuthUnavailable(_) | Self::Unavailable(_) | Self::Internal(_)
+        )
     }
 
     /// For throttled requests: how long until the window resets.
@@ -86,10 +111,9 @@ impl From<DomainError> for AppError {
 impl From<PortError> for AppError {
     fn from(e: PortError) -> Self {
         match e {
-            PortError::Unavailable(why) => Self::Unavailable(why),
+            PortError::Unavailable(_) => Self::Unavailable(e),
             PortError::NotFound => Self::NotFound("resource"),
-            PortError::Conflict(why) => Self::Internal(format!("unexpected conflict: {why}")),
-            PortError::Corrupt(why) => Self::Internal(format!("corrupt data: {why}")),
+            PortError::Conflict(_) | PortError::Corrupt(_) => Self::Internal(Arc::new(e)),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! What this instance has recently verified about chat membership, so reads the
-//! cache can answer keep working while the database is down (CONTRACT.md,
+//! cache can answer keep working while the database is down (docs/protocol.md,
 //! Degradation: "cached reads still serve"). Only positive answers are kept and
 //! only consulted when the repository cannot answer; there is no member removal,
 //! so a remembered membership cannot turn false behind our back.

@@ -1,10 +1,14 @@
-//! The use cases behind every endpoint and WebSocket frame, each over `Arc<dyn Port>`.
+//! The use cases behind every endpoint and WebSocket frame, each over `Arc<dyn Port>`,
+//! bundled as [`UseCases`] for the front doors.
 
 pub mod admin;
 pub mod auth;
+mod bundle;
 pub mod chat;
 mod error;
 pub mod events;
+pub mod feed;
+pub mod health;
 mod membership;
 pub mod message;
 mod password;
@@ -12,7 +16,8 @@ pub mod presence;
 pub mod throttle;
 pub mod tokens;
 
-pub use error::{AppError, AppResult};
+pub use bundle::{Ports, Settings, UseCases};
+pub use error::{AppError, AppResult, Bug, InternalCause};
 
 #[cfg(test)]
 mod tests;

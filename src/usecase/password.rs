@@ -6,6 +6,7 @@ use argon2::Argon2;
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use tokio::sync::oneshot;
 use webchat_domain::Password;
+use webchat_ports::PortError;
 
 use super::{AppError, AppResult};
 
@@ -56,14 +57,14 @@ async fn run_limited<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
         }))
         .map_err(|e| match e {
             mpsc::TrySendError::Full(_) => {
-                AppError::Unavailable("password hashing queue is full".into())
+                AppError::Unavailable(PortError::unavailable("password hashing queue is full"))
             }
             mpsc::TrySendError::Disconnected(_) => {
-                AppError::Internal("password hashing threads are gone".into())
+                AppError::internal("password hashing threads are gone")
             }
         })?;
     rx.await
-        .map_err(|_| AppError::Internal("password hashing job was dropped".into()))
+        .map_err(|_| AppError::internal("password hashing job was dropped"))
 }
 
 pub async fn hash(password: Password) -> AppResult<String> {
@@ -72,7 +73,7 @@ pub async fn hash(password: Password) -> AppResult<String> {
         Argon2::default()
             .hash_password(password.expose().as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+            .map_err(|e| AppError::internal(format!("password hashing failed: {e}")))
     })
     .await?
 }

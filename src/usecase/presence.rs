@@ -12,10 +12,18 @@ use super::chat::ChatService;
 use super::events::Publisher;
 use super::AppResult;
 
+/// What this instance knows of one user from its own sockets.
+struct LocalPresence {
+    status: PresenceStatus,
+    last_seen: DateTime<Utc>,
+    /// The user's open sockets on this instance.
+    sockets: usize,
+}
+
 /// This instance's sockets per user: the degraded answer to presence reads.
 #[derive(Default)]
 struct LocalView {
-    users: HashMap<UserId, (PresenceStatus, DateTime<Utc>, usize)>,
+    users: HashMap<UserId, LocalPresence>,
 }
 
 pub struct PresenceService {
@@ -109,11 +117,15 @@ impl PresenceService {
             .users
             .entry(user)
             .and_modify(|e| {
-                e.0 = PresenceStatus::Online;
-                e.1 = now;
-                e.2 += 1
+                e.status = PresenceStatus::Online;
+                e.last_seen = now;
+                e.sockets += 1
             })
-            .or_insert((PresenceStatus::Online, now, 1));
+            .or_insert(LocalPresence {
+                status: PresenceStatus::Online,
+                last_seen: now,
+                sockets: 1,
+            });
         let result = self.store.set_online(user, socket).await.map(Some);
         self.apply(result, chats).await;
     }
@@ -123,8 +135,8 @@ impl PresenceService {
         {
             let mut local = self.local();
             if let Some(entry) = local.users.get_mut(&user) {
-                entry.2 = entry.2.saturating_sub(1);
-                if entry.2 == 0 {
+                entry.sockets = entry.sockets.saturating_sub(1);
+                if entry.sockets == 0 {
                     local.users.remove(&user);
                 }
             }
@@ -136,7 +148,7 @@ impl PresenceService {
     /// The client said it is online or away.
     pub async fn set_status(&self, user: UserId, status: PresenceStatus) {
         if let Some(entry) = self.local().users.get_mut(&user) {
-            entry.0 = status;
+            entry.status = status;
         }
         self.apply(self.store.set_status(user, status).await, None)
             .await;
@@ -186,10 +198,10 @@ impl PresenceService {
         self.local()
             .users
             .iter()
-            .map(|(user, (status, last_seen, _))| UserPresence {
+            .map(|(user, local)| UserPresence {
                 user_id: *user,
-                status: *status,
-                last_seen: *last_seen,
+                status: local.status,
+                last_seen: local.last_seen,
                 socket_id: None,
             })
             .collect()

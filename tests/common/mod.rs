@@ -1,6 +1,6 @@
 //! Black-box test support: boot real servers on port 0 and talk to them with real
 //! HTTP and WebSocket clients.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,13 +16,14 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use webchat::app::App;
 use webchat::config::Config;
 use webchat::http::{self, HttpOptions};
+use webchat::usecase::UseCases;
 
 /// How long a test waits for a frame that should come.
 pub const WAIT: Duration = Duration::from_secs(5);
 
 pub struct TestServer {
     pub addr: SocketAddr,
-    pub app: App,
+    pub app: UseCases,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -38,6 +39,7 @@ impl TestServer {
             .copied()
             .expect("tcp address");
         let (stop, stopped) = oneshot::channel::<()>();
+        let app = app.usecases;
         let served = app.clone();
         let task = tokio::spawn(async move {
             http::serve(acceptor, served, HttpOptions::default(), async {
@@ -296,22 +298,7 @@ pub fn user_id(login: &Value) -> String {
     login["user"]["id"].as_str().expect("user id").to_owned()
 }
 
-/// Whether tests must fail instead of skipping when a service is missing.
-pub fn services_required() -> bool {
-    std::env::var("WEBCHAT_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
-/// Skips (or, in CI, fails) a test whose service is unreachable.
-pub fn skip_or_fail(what: &str) {
-    if services_required() {
-        panic!("{what} is required (WEBCHAT_REQUIRE_SERVICES=1) but unreachable");
-    }
-    println!("skipped: {what} unreachable");
-}
-
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
+pub use webchat_redis::testing::{redis_url, unique_prefix};
 
 pub fn database_url() -> String {
     std::env::var("DATABASE_URL")
@@ -320,20 +307,14 @@ pub fn database_url() -> String {
 
 /// A Redis connection for inspecting keys, or None (after printing `skipped:`).
 pub async fn redis_or_skip() -> Option<redis::aio::MultiplexedConnection> {
-    let connect = async {
-        let client = redis::Client::open(redis_url()).ok()?;
-        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-        let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
-        pong.ok().map(|_| conn)
-    };
-    let conn = tokio::time::timeout(Duration::from_secs(2), connect)
-        .await
-        .ok()
-        .flatten();
-    if conn.is_none() {
-        skip_or_fail("Redis");
-    }
-    conn
+    let url = webchat_redis::testing::redis_or_skip().await?;
+    let client = redis::Client::open(url).expect("REDIS_URL parses");
+    Some(
+        client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis answered a moment ago"),
+    )
 }
 
 /// Configuration for one instance of a cluster sharing Redis under `prefix`.
@@ -349,9 +330,4 @@ pub fn redis_instance_config(prefix: &str, instance: &str) -> Config {
     .expect("valid test configuration");
     config.port = 0;
     config
-}
-
-/// A unique Redis key prefix for one test.
-pub fn unique_prefix() -> String {
-    format!("webchat-test:{}:", uuid::Uuid::new_v4().simple())
 }

@@ -21,6 +21,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use webchat_ports::Repositories;
+
 mod chat_repository;
 mod event_bus;
 mod message_cache;
@@ -39,17 +41,13 @@ pub use rate_limiter::MemoryRateLimiter;
 pub use session_store::MemorySessionStore;
 pub use user_repository::MemoryUserRepository;
 
-/// Fresh, empty in-memory users, chats and messages.
-pub fn memory_repositories() -> (
-    Arc<MemoryUserRepository>,
-    Arc<MemoryChatRepository>,
-    Arc<MemoryMessageRepository>,
-) {
-    (
-        Arc::new(MemoryUserRepository::new()),
-        Arc::new(MemoryChatRepository::new()),
-        Arc::new(MemoryMessageRepository::new()),
-    )
+/// Fresh, empty in-memory users, chats and messages, standing in for one database.
+pub fn memory_repositories() -> Repositories {
+    Repositories {
+        users: Arc::new(MemoryUserRepository::new()),
+        chats: Arc::new(MemoryChatRepository::new()),
+        messages: Arc::new(MemoryMessageRepository::new()),
+    }
 }
 
 /// Locks `state`, taking over a poisoned lock: the critical sections run no foreign

@@ -91,7 +91,7 @@ fn sort_by_pin(pinned: &mut [Message]) {
 impl MemoryMessageCache {
     pub fn new(config: CacheConfig, clock: Arc<dyn Clock>) -> Self {
         Self {
-            ttl: chrono::Duration::from_std(config.ttl).unwrap_or(chrono::Duration::MAX),
+            ttl: webchat_domain::chrono_duration(config.ttl),
             clock,
             state: Mutex::new(Cached::default()),
         }

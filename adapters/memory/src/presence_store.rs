@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use webchat_domain::{InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
+use webchat_domain::{chrono_duration, InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
 use webchat_ports::{Clock, PortResult, PresenceChange, PresenceConfig, PresenceStore};
 
 use crate::lock;
@@ -28,10 +28,6 @@ struct Presence {
 struct Expiring<T> {
     value: T,
     until: DateTime<Utc>,
-}
-
-fn ttl(d: std::time::Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 fn live<T>(map: &HashMap<UserId, Expiring<T>>, user: UserId, now: DateTime<Utc>) -> Option<&T> {
@@ -68,11 +64,11 @@ impl MemoryPresenceStore {
         };
         let until = if is_up(&presence) {
             state.online.insert(user);
-            now + ttl(self.config.online_ttl)
+            now + chrono_duration(self.config.online_ttl)
         } else {
             state.online.remove(&user);
             state.sockets.remove(&user);
-            now + ttl(self.config.offline_ttl)
+            now + chrono_duration(self.config.offline_ttl)
         };
         if let Some(sockets) = state.sockets.get_mut(&user) {
             sockets.until = until;
@@ -187,11 +183,6 @@ impl PresenceStore for MemoryPresenceStore {
         Ok(live(&lock(&self.state).records, user, now).cloned())
     }
 
-    async fn is_online(&self, user: UserId) -> PortResult<bool> {
-        let now = self.clock.now();
-        Ok(live(&lock(&self.state).records, user, now).is_some_and(is_up))
-    }
-
     async fn online_users(&self) -> PortResult<Vec<UserPresence>> {
         let now = self.clock.now();
         let state = lock(&self.state);
@@ -202,10 +193,6 @@ impl PresenceStore for MemoryPresenceStore {
             .filter(|p| is_up(p))
             .cloned()
             .collect())
-    }
-
-    async fn online_count(&self) -> PortResult<u64> {
-        Ok(self.online_users().await?.len() as u64)
     }
 
     async fn touch(&self, user: UserId, socket: &SocketId) -> PortResult<PresenceChange> {
@@ -224,7 +211,7 @@ impl PresenceStore for MemoryPresenceStore {
 
     #[tracing::instrument(skip(self))]
     async fn heartbeat_instance(&self, instance: &InstanceId) -> PortResult<()> {
-        let until = self.clock.now() + ttl(self.config.instance_ttl);
+        let until = self.clock.now() + chrono_duration(self.config.instance_ttl);
         lock(&self.state)
             .instances
             .insert(instance.as_str().to_owned(), until);

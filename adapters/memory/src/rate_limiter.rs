@@ -48,7 +48,7 @@ impl RateLimiter for MemoryRateLimiter {
         route: &str,
     ) -> PortResult<RateLimitDecision> {
         let now = self.clock.now();
-        let window_len = chrono::Duration::from_std(policy.window).unwrap_or(chrono::Duration::MAX);
+        let window_len = webchat_domain::chrono_duration(policy.window);
         let mut state = lock(&self.state);
         state.hits += 1;
         if state.hits >= SWEEP_EVERY {

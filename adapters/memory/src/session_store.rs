@@ -135,24 +135,6 @@ impl SessionStore for MemorySessionStore {
         Ok(lock(&self.state).live(id, now).map(|s| s.clone()))
     }
 
-    async fn validate(&self, id: SessionId) -> PortResult<bool> {
-        let now = self.clock.now();
-        Ok(lock(&self.state).live(id, now).is_some())
-    }
-
-    #[tracing::instrument(skip(self, session), fields(session_id = %session.id))]
-    async fn update(&self, session: &UserSession) -> PortResult<()> {
-        let now = self.clock.now();
-        let mut state = lock(&self.state);
-        match state.live(session.id, now) {
-            Some(stored) if stored.user_id == session.user_id => {
-                *stored = session.clone();
-                Ok(())
-            }
-            _ => Err(PortError::NotFound),
-        }
-    }
-
     #[tracing::instrument(skip_all, fields(session_id = %next.id))]
     async fn rotate(&self, next: &UserSession, expected_refresh_hash: &str) -> PortResult<bool> {
         let now = self.clock.now();
@@ -174,17 +156,6 @@ impl SessionStore for MemorySessionStore {
         let now = self.clock.now();
         let mut state = lock(&self.state);
         Ok(state.remove(id).is_some_and(|s| !s.is_expired(now)))
-    }
-
-    #[tracing::instrument(skip(self))]
-    async fn refresh(&self, id: SessionId, expires_at: DateTime<Utc>) -> PortResult<bool> {
-        let now = self.clock.now();
-        let mut state = lock(&self.state);
-        let Some(session) = state.live(id, now) else {
-            return Ok(false);
-        };
-        session.expires_at = expires_at;
-        Ok(true)
     }
 
     async fn user_sessions(&self, user: UserId) -> PortResult<Vec<UserSession>> {
@@ -231,11 +202,6 @@ impl SessionStore for MemorySessionStore {
         state.note_write(now);
         state.blacklist.insert(token.clone(), expires_at);
         Ok(())
-    }
-
-    async fn is_token_blacklisted(&self, token: &TokenFingerprint) -> PortResult<bool> {
-        let now = self.clock.now();
-        Ok(lock(&self.state).blacklisted(token, now))
     }
 
     async fn authorize(

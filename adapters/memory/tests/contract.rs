@@ -4,19 +4,11 @@
 use std::sync::Arc;
 
 use webchat_memory::{
-    MemoryChatRepository, MemoryEventBus, MemoryMessageCache, MemoryMessageRepository,
-    MemoryPresenceStore, MemoryRateLimiter, MemorySessionStore, MemoryUserRepository,
+    memory_repositories as repositories, MemoryEventBus, MemoryMessageCache, MemoryPresenceStore,
+    MemoryRateLimiter, MemorySessionStore,
 };
-use webchat_ports::contract::{self, ManualTimeControl, Repositories, TimeControl};
+use webchat_ports::contract::{self, ManualTimeControl, TimeControl};
 use webchat_ports::{EventBus, MessageCache, PresenceStore, RateLimiter, SessionStore};
-
-fn repositories() -> Repositories {
-    Repositories {
-        users: Arc::new(MemoryUserRepository::new()),
-        chats: Arc::new(MemoryChatRepository::new()),
-        messages: Arc::new(MemoryMessageRepository::new()),
-    }
-}
 
 #[tokio::test]
 async fn user_repository_conforms() {

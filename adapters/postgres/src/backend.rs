@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -11,6 +12,7 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
 use diesel_async::AsyncPgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use thiserror::Error;
+use webchat_ports::Repositories;
 
 use crate::{PgChatRepository, PgHealthCheck, PgMessageRepository, PgUserRepository};
 
@@ -158,6 +160,15 @@ impl PgBackend {
         .map_err(|e| PgError::Migration(format!("migration task failed: {e}")))??;
         tracing::info!(applied, "postgres migrations up to date");
         Ok(applied)
+    }
+
+    /// Users, chats and messages over this pool.
+    pub fn repositories(&self) -> Repositories {
+        Repositories {
+            users: Arc::new(self.users()),
+            chats: Arc::new(self.chats()),
+            messages: Arc::new(self.messages()),
+        }
     }
 
     pub fn users(&self) -> PgUserRepository {

@@ -7,7 +7,7 @@
 //!   from `chats.last_seq`, incremented in the insert's transaction: the row lock
 //!   serializes senders across processes and a rollback undoes it, so seqs are gapless.
 //! - [`health`]: the `database` entry of `/health`.
-//! - [`testing`]: a throwaway database per test.
+//! - `testing` (feature `testing`): a throwaway database per test.
 //!
 //! Errors: a database that cannot answer is `PortError::Unavailable`; a taken
 //! username or id is `Conflict`; a missing chat or user behind a write is `NotFound`.
@@ -19,6 +19,7 @@ pub mod health;
 pub mod messages;
 mod rows;
 mod schema;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod users;
 

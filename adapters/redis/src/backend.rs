@@ -13,7 +13,7 @@ use crate::config::{ConfigError, RedisConfig};
 use crate::keys::Keys;
 use crate::pool::{CommandPool, Conn};
 
-use crate::pubsub::Hub;
+use crate::pubsub::PubSubLink;
 use crate::supervisor::supervise;
 
 /// One process's handle on Redis. Cheap to clone; every adapter holds one.
@@ -32,7 +32,7 @@ struct Inner {
     pool: CommandPool,
     keys: Keys,
     instance: InstanceId,
-    hub: Arc<Hub>,
+    link: Arc<PubSubLink>,
     shutdown: watch::Sender<bool>,
     supervisor: Mutex<Option<JoinHandle<()>>>,
 }
@@ -66,10 +66,10 @@ impl RedisBackend {
         };
         let pool = CommandPool::new(&config).map_err(invalid)?;
         let client = redis::Client::open(config.connection.clone()).map_err(invalid)?;
-        let hub = Arc::new(Hub::new(instance.as_str().to_owned()));
+        let link = Arc::new(PubSubLink::new(instance.as_str().to_owned()));
         let (shutdown, stop) = watch::channel(false);
         let task = tokio::spawn(supervise(
-            Arc::clone(&hub),
+            Arc::clone(&link),
             client,
             stop,
             config.connection_timeout,
@@ -80,7 +80,7 @@ impl RedisBackend {
                 pool,
                 keys: Keys::new(&config.key_prefix),
                 instance,
-                hub,
+                link,
                 shutdown,
                 supervisor: Mutex::new(Some(task)),
             }),
@@ -112,7 +112,7 @@ impl RedisBackend {
 
     /// True while the pub/sub connection is up and subscribed.
     pub fn pubsub_alive(&self) -> bool {
-        self.inner.hub.is_alive()
+        self.inner.link.is_alive()
     }
 
     /// Stops the pub/sub task and waits for it (at most 5 s): no more events arrive
@@ -140,8 +140,8 @@ impl RedisBackend {
         &self.inner.keys
     }
 
-    pub(crate) fn hub(&self) -> &Arc<Hub> {
-        &self.inner.hub
+    pub(crate) fn pubsub(&self) -> &Arc<PubSubLink> {
+        &self.inner.link
     }
 
     /// A pooled connection, or `Unavailable` (at once when Redis refuses connections,

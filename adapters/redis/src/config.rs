@@ -1,4 +1,4 @@
-//! Where Redis is and how keys are named, read from the environment (CONTRACT.md).
+//! Where Redis is and how keys are named, read from the environment (docs/protocol.md).
 
 use std::fmt;
 use std::time::Duration;

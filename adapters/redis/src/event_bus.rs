@@ -38,9 +38,9 @@ impl EventBus for RedisEventBus {
     #[tracing::instrument(skip(self, event), fields(topic = ?event.topic()))]
     async fn publish(&self, event: &Event) -> PortResult<()> {
         let channel = self.backend.keys().channel(&event.topic());
-        let hub = self.backend.hub();
-        hub.deliver_local(&channel, event);
-        let payload = hub.encode(event).map_err(|e| corrupt("event", e))?;
+        let link = self.backend.pubsub();
+        link.deliver_local(&channel, event);
+        let payload = link.encode(event).map_err(|e| corrupt("event", e))?;
         let mut conn = self.backend.conn().await?;
         let _receivers: u64 = redis::cmd("PUBLISH")
             .arg(&channel)
@@ -60,6 +60,6 @@ impl EventBus for RedisEventBus {
             Topic::User(_) => USER_CHANNEL_CAPACITY,
             _ => FANOUT_CAPACITY,
         };
-        Ok(self.backend.hub().subscribe(channel, capacity).await)
+        Ok(self.backend.pubsub().subscribe(channel, capacity).await)
     }
 }

@@ -50,7 +50,7 @@
 //! A down Redis never fails startup. Calls fail fast with `PortError::Unavailable`
 //! (a refused connection at once, an unresponsive server within the pool's
 //! connection timeout, a hung command within the client's 500 ms response timeout),
-//! and callers apply CONTRACT.md's policy. The event bus still delivers to this
+//! and callers apply the policy of docs/protocol.md. The event bus still delivers to this
 //! process's subscribers, and resubscribes every channel once Redis is back.
 
 mod backend;
@@ -66,6 +66,8 @@ pub mod rate_limit;
 mod scan;
 pub mod session;
 mod supervisor;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use backend::RedisBackend;
 pub use cache::RedisMessageCache;

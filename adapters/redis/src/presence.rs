@@ -182,13 +182,6 @@ impl PresenceStore for RedisPresenceStore {
         json.as_deref().map(decode).transpose()
     }
 
-    async fn is_online(&self, user: UserId) -> PortResult<bool> {
-        Ok(self
-            .get_presence(user)
-            .await?
-            .is_some_and(|p| p.status != PresenceStatus::Offline))
-    }
-
     #[tracing::instrument(skip(self))]
     async fn online_users(&self) -> PortResult<Vec<UserPresence>> {
         let keys = self.backend.keys();
@@ -212,10 +205,6 @@ impl PresenceStore for RedisPresenceStore {
         }
         online.sort_by_key(|p| p.user_id);
         Ok(online)
-    }
-
-    async fn online_count(&self) -> PortResult<u64> {
-        Ok(self.online_users().await?.len() as u64)
     }
 
     #[tracing::instrument(skip(self))]

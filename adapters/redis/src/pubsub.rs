@@ -2,7 +2,7 @@
 //!
 //! Every local subscription to a channel shares one `broadcast` sender; the Redis
 //! SUBSCRIBE is reference-counted: sent for the first local subscriber, undone when
-//! the last one drops its stream. The hub pumps messages from the connection into
+//! the last one drops its stream. The link pumps messages from the connection into
 //! the broadcast senders and pings to notice a half-dead link; the `supervisor`
 //! task (re)connects it.
 
@@ -48,17 +48,26 @@ struct Channel {
     subscribers: usize,
 }
 
-struct Link {
+/// The connection currently attached, and its generation.
+struct Attached {
     sink: PubSubSink,
     generation: u64,
 }
 
-pub(crate) struct Hub {
+/// The pub/sub link: the process's one pub/sub connection (attached and detached
+/// by the supervisor) and the local channels it feeds.
+///
+/// Lock order: `attached` (async, held across SUBSCRIBE/UNSUBSCRIBE round trips)
+/// before `channels` (sync, never held across an `.await`). Code holding `channels`
+/// never waits for `attached`; `Subscription::drop` takes `channels` alone and
+/// leaves the UNSUBSCRIBE to a task that takes `attached` first.
+pub(crate) struct PubSubLink {
     origin: String,
+    /// Local subscribers per channel (the registry of channels).
     channels: Mutex<HashMap<String, Channel>>,
     /// Serialises every SUBSCRIBE/UNSUBSCRIBE with the registry change it belongs
     /// to, so a reconnect's resubscription and a new subscriber never miss each other.
-    link: tokio::sync::Mutex<Option<Link>>,
+    attached: tokio::sync::Mutex<Option<Attached>>,
     alive: AtomicBool,
     generations: AtomicU64,
     /// The newest link generation a command found broken; the pump of that
@@ -70,12 +79,12 @@ pub(crate) struct Hub {
     settled: watch::Sender<bool>,
 }
 
-impl Hub {
+impl PubSubLink {
     pub(crate) fn new(origin: String) -> Self {
         Self {
             origin,
             channels: Mutex::new(HashMap::new()),
-            link: tokio::sync::Mutex::new(None),
+            attached: tokio::sync::Mutex::new(None),
             alive: AtomicBool::new(false),
             generations: AtomicU64::new(0),
             broken: watch::channel(0).0,
@@ -125,7 +134,7 @@ impl Hub {
         if !*settled.borrow_and_update() {
             let _ = tokio::time::timeout(COMMAND_TIMEOUT, settled.wait_for(|done| *done)).await;
         }
-        let mut link = self.link.lock().await;
+        let mut attached = self.attached.lock().await;
         let (rx, first) = {
             let mut registry = self.registry();
             let entry = registry.entry(channel.clone()).or_insert_with(|| Channel {
@@ -136,23 +145,23 @@ impl Hub {
             (entry.tx.subscribe(), entry.subscribers == 1)
         };
         let guard = Subscription {
-            hub: Arc::clone(self),
+            link: Arc::clone(self),
             channel: channel.clone(),
         };
         if first {
-            if let Some(current) = link.as_mut() {
+            if let Some(current) = attached.as_mut() {
                 let outcome =
                     tokio::time::timeout(COMMAND_TIMEOUT, current.sink.subscribe(&channel));
                 match outcome.await {
                     Ok(Ok(())) => tracing::debug!(channel, "redis SUBSCRIBE confirmed"),
-                    Ok(Err(e)) => self.mark_broken(&mut link, "SUBSCRIBE", &e.to_string()),
-                    Err(_) => self.mark_broken(&mut link, "SUBSCRIBE", "timed out"),
+                    Ok(Err(e)) => self.mark_broken(&mut attached, "SUBSCRIBE", &e.to_string()),
+                    Err(_) => self.mark_broken(&mut attached, "SUBSCRIBE", "timed out"),
                 }
             } else {
                 tracing::debug!(channel, "pub/sub down; subscribing on reconnect");
             }
         }
-        drop(link);
+        drop(attached);
         BroadcastStream::new(rx)
             .filter_map(move |item| {
                 let subscription = &guard;
@@ -167,8 +176,8 @@ impl Hub {
             .boxed()
     }
 
-    fn mark_broken(&self, link: &mut Option<Link>, op: &str, error: &str) {
-        if let Some(current) = link.take() {
+    fn mark_broken(&self, attached: &mut Option<Attached>, op: &str, error: &str) {
+        if let Some(current) = attached.take() {
             tracing::warn!(op, error, "redis pub/sub command failed; reconnecting");
             self.alive.store(false, Ordering::SeqCst);
             self.broken
@@ -179,15 +188,15 @@ impl Hub {
     /// The last local subscriber of `channel` left: undo the Redis subscription,
     /// unless a new subscriber arrived meanwhile.
     async fn unsubscribe_if_unused(self: Arc<Self>, channel: String) {
-        let mut link = self.link.lock().await;
+        let mut attached = self.attached.lock().await;
         if self.registry().contains_key(&channel) {
             return;
         }
-        if let Some(current) = link.as_mut() {
+        if let Some(current) = attached.as_mut() {
             match tokio::time::timeout(COMMAND_TIMEOUT, current.sink.unsubscribe(&channel)).await {
                 Ok(Ok(())) => tracing::debug!(channel, "redis UNSUBSCRIBE confirmed"),
-                Ok(Err(e)) => self.mark_broken(&mut link, "UNSUBSCRIBE", &e.to_string()),
-                Err(_) => self.mark_broken(&mut link, "UNSUBSCRIBE", "timed out"),
+                Ok(Err(e)) => self.mark_broken(&mut attached, "UNSUBSCRIBE", &e.to_string()),
+                Err(_) => self.mark_broken(&mut attached, "UNSUBSCRIBE", "timed out"),
             }
         }
     }
@@ -195,7 +204,7 @@ impl Hub {
     /// Installs a fresh connection and subscribes every channel that has local
     /// subscribers. Returns the link's generation.
     pub(crate) async fn attach(&self, mut sink: PubSubSink) -> Result<(u64, usize), String> {
-        let mut link = self.link.lock().await;
+        let mut attached = self.attached.lock().await;
         let channels: Vec<String> = self.registry().keys().cloned().collect();
         if !channels.is_empty() {
             match tokio::time::timeout(COMMAND_TIMEOUT, sink.subscribe(&channels)).await {
@@ -205,14 +214,14 @@ impl Hub {
             }
         }
         let generation = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
-        *link = Some(Link { sink, generation });
+        *attached = Some(Attached { sink, generation });
         self.alive.store(true, Ordering::SeqCst);
         Ok((generation, channels.len()))
     }
 
     pub(crate) async fn detach(&self) {
         self.alive.store(false, Ordering::SeqCst);
-        *self.link.lock().await = None;
+        *self.attached.lock().await = None;
     }
 
     fn dispatch(&self, msg: redis::Msg) {
@@ -262,14 +271,14 @@ impl Hub {
 
 /// Keeps one local subscription counted; dropping it (with its stream) releases it.
 struct Subscription {
-    hub: Arc<Hub>,
+    link: Arc<PubSubLink>,
     channel: String,
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
         let last = {
-            let mut registry = self.hub.registry();
+            let mut registry = self.link.registry();
             let unused = registry.get_mut(&self.channel).is_some_and(|entry| {
                 entry.subscribers -= 1;
                 entry.subscribers == 0
@@ -281,8 +290,8 @@ impl Drop for Subscription {
         };
         if last {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                let hub = Arc::clone(&self.hub);
-                runtime.spawn(hub.unsubscribe_if_unused(std::mem::take(&mut self.channel)));
+                let link = Arc::clone(&self.link);
+                runtime.spawn(link.unsubscribe_if_unused(std::mem::take(&mut self.channel)));
             }
         }
     }
@@ -290,6 +299,6 @@ impl Drop for Subscription {
 
 /// Resolves once a command found link `generation` broken.
 async fn broken_at(broken: &mut watch::Receiver<u64>, generation: u64) {
-    // The sender lives in the hub, which outlives every pump.
+    // The sender lives in the link, which outlives every pump.
     let _closed = broken.wait_for(|b| *b >= generation).await.is_err();
 }

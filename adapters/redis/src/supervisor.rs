@@ -1,18 +1,14 @@
 //! The task that keeps the process's pub/sub connection up: connects with the
 //! seed's backoff, resubscribes every channel that still has local subscribers
-//! (via the hub), logs every connect, disconnect and retry, and stops on shutdown.
+//! (via the link), logs every connect, disconnect and retry, and stops on shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use webchat_domain::reconnect_backoff;
 
-use crate::pubsub::Hub;
-
-/// The seed's reconnect backoff: `min(attempt * 50 ms, 2 s)`.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(u64::from(attempt).saturating_mul(50).min(2000))
-}
+use crate::pubsub::PubSubLink;
 
 /// Resolves once shutdown is asked for (or every backend handle is gone).
 pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
@@ -22,7 +18,7 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// The pub/sub supervisor: runs until shutdown.
 pub(crate) async fn supervise(
-    hub: Arc<Hub>,
+    link: Arc<PubSubLink>,
     client: redis::Client,
     mut stop: watch::Receiver<bool>,
     connect_timeout: Duration,
@@ -36,14 +32,14 @@ pub(crate) async fn supervise(
         match connected {
             Ok(Ok(pubsub)) => {
                 let (sink, stream) = pubsub.split();
-                let attached = hub.attach(sink.clone()).await;
-                hub.settle();
+                let attached = link.attach(sink.clone()).await;
+                link.settle();
                 match attached {
                     Ok((generation, channels)) => {
                         tracing::info!(channels, attempt, "redis pub/sub connected");
                         attempt = 0;
-                        let why = hub.pump(stream, sink, generation, &mut stop).await;
-                        hub.detach().await;
+                        let why = link.pump(stream, sink, generation, &mut stop).await;
+                        link.detach().await;
                         match why {
                             Some(why) => tracing::warn!(reason = why, "redis pub/sub disconnected"),
                             None => break,
@@ -53,16 +49,16 @@ pub(crate) async fn supervise(
                 }
             }
             Ok(Err(e)) => {
-                hub.settle();
+                link.settle();
                 tracing::warn!(attempt, error = %e, "redis pub/sub connect failed")
             }
             Err(_) => {
-                hub.settle();
+                link.settle();
                 tracing::warn!(attempt, "redis pub/sub connect timed out")
             }
         }
         attempt = attempt.saturating_add(1);
-        let delay = backoff(attempt);
+        let delay = reconnect_backoff(attempt);
         tracing::info!(
             attempt,
             delay_ms = delay.as_millis() as u64,
@@ -73,20 +69,6 @@ pub(crate) async fn supervise(
             _ = tokio::time::sleep(delay) => {}
         }
     }
-    hub.detach().await;
+    link.detach().await;
     tracing::info!("redis pub/sub stopped");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-    use std::time::Duration;
-
-    #[test]
-    fn backoff_grows_by_50ms_and_caps_at_2s() {
-        assert_eq!(backoff(1), Duration::from_millis(50));
-        assert_eq!(backoff(10), Duration::from_millis(500));
-        assert_eq!(backoff(40), Duration::from_secs(2));
-        assert_eq!(backoff(u32::MAX), Duration::from_secs(2));
-    }
 }

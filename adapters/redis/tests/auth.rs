@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::own_redis::OwnRedis;
+use common::OwnRedis;
 use webchat_domain::{ChatId, InstanceId, Message, MessageId, UserId};
 use webchat_ports::{CacheConfig, MessageCache};
 use webchat_redis::{RedisBackend, RedisConfig, RedisMessageCache};

@@ -1,5 +1,5 @@
 //! Runs a scenario through every adapter, then checks each key Redis holds against
-//! CONTRACT.md's key table: its name, its TYPE, and a TTL wherever the table has one.
+//! the key table of docs/protocol.md: its name, its TYPE, and a TTL wherever the table has one.
 
 mod common;
 
@@ -119,7 +119,7 @@ async fn every_key_matches_the_contract_table() {
         let (row, kind, has_ttl) = TABLE
             .iter()
             .find(|(start, _, _)| name.starts_with(start))
-            .unwrap_or_else(|| panic!("{key} is not in the contract's key table"));
+            .unwrap_or_else(|| panic!("{key} is not in the key table"));
         let actual: String = redis::cmd("TYPE")
             .arg(key)
             .query_async(&mut conn)

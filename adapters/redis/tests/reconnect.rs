@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::own_redis::OwnRedis;
+use common::OwnRedis;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -126,7 +126,7 @@ async fn survives_a_redis_restart() {
     let limiter = RedisRateLimiter::new(here.clone());
     let cache = RedisMessageCache::new(here.clone(), CacheConfig::default());
     let user = UserId::new();
-    fails_fast("presence", presence.is_online(user)).await;
+    fails_fast("presence", presence.get_presence(user)).await;
     fails_fast("sessions", sessions.get(SessionId::new())).await;
     fails_fast(
         "authorize",
@@ -169,7 +169,7 @@ async fn survives_a_redis_restart() {
         "a subscription taken while down is subscribed on reconnect"
     );
     assert!(
-        presence.is_online(user).await.is_ok(),
+        presence.get_presence(user).await.is_ok(),
         "commands work again"
     );
 

@@ -26,6 +26,7 @@ mod fixtures;
 mod presence;
 mod rate_limit;
 mod repository;
+mod services;
 mod session;
 
 pub use cache::message_cache_contract;
@@ -33,8 +34,9 @@ pub use event_bus::event_bus_contract;
 pub use presence::presence_store_contract;
 pub use rate_limit::rate_limiter_contract;
 pub use repository::{
-    chat_repository_contract, message_repository_contract, user_repository_contract, Repositories,
+    chat_repository_contract, message_repository_contract, user_repository_contract,
 };
+pub use services::{services_required, skip_or_fail};
 pub use session::session_store_contract;
 
 /// Moves a store's notion of time forward.

@@ -1,16 +1,14 @@
-//! The WebSocket protocol of CONTRACT.md: client frames in, server frames out. JSON
-//! shapes of messages and chats are the REST DTOs', so both transports agree.
+//! The WebSocket protocol (docs/protocol.md): client frames in, server frames out.
+//! Messages and chats have the REST DTOs' JSON shapes, so both transports agree.
 
-use poem_openapi::types::ToJSON;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use webchat_domain::{ChatId, Event, Message, PresenceStatus};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, Serializer};
+use webchat_domain::{Chat, ChatId, Event, Message, MessageId, PresenceStatus, UserId};
 
-use crate::http::dto::{ChatDetailDto, MessageDto, PresenceStatusDto};
-use crate::usecase::chat::ChatView;
+use crate::http::error::log_server_error;
 use crate::usecase::AppError;
 
-/// Largest text frame handled (CONTRACT.md); larger ones get an error frame.
+/// Largest text frame handled (docs/protocol.md); larger ones get an error frame.
 pub const MAX_FRAME: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +39,7 @@ pub enum ClientFrame {
 pub struct FrameError {
     pub code: &'static str,
     pub message: String,
-    pub chat_id: Option<String>,
+    pub chat_id: Option<ChatId>,
     pub client_msg_id: Option<String>,
 }
 
@@ -55,25 +53,26 @@ impl FrameError {
         }
     }
 
+    /// The frame for a use case's refusal; server-side failures are logged here,
+    /// as REST logs them.
     pub fn from_app(e: &AppError) -> Self {
+        log_server_error(e);
         Self::new(e.code(), e.public_message())
     }
 
     pub fn about(mut self, chat_id: Option<ChatId>, client_msg_id: Option<&str>) -> Self {
-        self.chat_id = chat_id.map(|c| c.to_string());
+        self.chat_id = chat_id;
         self.client_msg_id = client_msg_id.map(str::to_owned);
         self
     }
 
-    pub fn to_frame(&self) -> String {
-        let mut v = json!({"type": "error", "code": self.code, "message": self.message});
-        if let Some(c) = &self.chat_id {
-            v["chat_id"] = json!(c);
+    pub fn to_frame(&self) -> ServerFrame<'_> {
+        ServerFrame::Error {
+            code: self.code,
+            message: &self.message,
+            chat_id: self.chat_id,
+            client_msg_id: self.client_msg_id.as_deref(),
         }
-        if let Some(c) = &self.client_msg_id {
-            v["client_msg_id"] = json!(c);
-        }
-        v.to_string()
     }
 }
 
@@ -145,85 +144,301 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
     Ok(frame)
 }
 
-fn message_json(m: &Message) -> Value {
-    MessageDto::from(m.clone()).to_json().unwrap_or(Value::Null)
-}
-
-/// Most bytes of messages one `joined` frame carries; the rest is paged over REST
+/// Most bytes of messages one `joined` frame carries; the rest is paged
 /// (`has_more`), so a long backlog can never produce a frame the socket refuses.
 pub const MAX_JOINED_BYTES: usize = 512 * 1024;
 
-pub fn joined(chat_id: ChatId, missed: &[Message]) -> String {
-    let mut budget = MAX_JOINED_BYTES;
-    let mut included = Vec::new();
-    for m in missed {
-        let json = message_json(m);
-        let size = json.to_string().len();
-        if size > budget {
-            break;
+/// Every frame the server sends, tagged by `type`: the one place their JSON is
+/// decided. Messages, chats and presence look exactly as they do over REST.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type")]
+pub enum ServerFrame<'a> {
+    #[serde(rename = "joined")]
+    Joined {
+        chat_id: ChatId,
+        missed: Vec<MessageJson<'a>>,
+        has_more: bool,
+    },
+    #[serde(rename = "ack")]
+    Ack {
+        client_msg_id: Option<&'a str>,
+        message: MessageJson<'a>,
+    },
+    #[serde(rename = "pong")]
+    Pong,
+    #[serde(rename = "error")]
+    Error {
+        code: &'a str,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        chat_id: Option<ChatId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_msg_id: Option<&'a str>,
+    },
+    #[serde(rename = "chat.joined")]
+    ChatJoined { chat: ChatJson<'a> },
+    #[serde(rename = "message.created")]
+    MessageCreated {
+        chat_id: ChatId,
+        message: MessageJson<'a>,
+    },
+    #[serde(rename = "message.updated")]
+    MessageUpdated {
+        chat_id: ChatId,
+        message: MessageJson<'a>,
+    },
+    #[serde(rename = "message.deleted")]
+    MessageDeleted {
+        chat_id: ChatId,
+        message: MessageJson<'a>,
+    },
+    #[serde(rename = "message.pinned")]
+    MessagePinned {
+        chat_id: ChatId,
+        message: MessageJson<'a>,
+    },
+    #[serde(rename = "message.unpinned")]
+    MessageUnpinned {
+        chat_id: ChatId,
+        message: MessageJson<'a>,
+    },
+    #[serde(rename = "typing")]
+    Typing { chat_id: ChatId, user_id: UserId },
+    #[serde(rename = "presence")]
+    Presence {
+        user_id: UserId,
+        status: PresenceStatus,
+        #[serde(serialize_with = "rfc3339")]
+        last_seen: DateTime<Utc>,
+    },
+}
+
+impl<'a> ServerFrame<'a> {
+    /// The frame for a recovery: `missed` oldest first, cut at [`MAX_JOINED_BYTES`].
+    pub fn joined(chat_id: ChatId, missed: &'a [Message]) -> Self {
+        let mut budget = MAX_JOINED_BYTES;
+        let mut included = Vec::new();
+        for m in missed {
+            let json = MessageJson(m);
+            let size = serde_json::to_vec(&json).map_or(usize::MAX, |v| v.len());
+            if size > budget {
+                break;
+            }
+            budget -= size;
+            included.push(json);
         }
-        budget -= size;
-        included.push(json);
+        ServerFrame::Joined {
+            chat_id,
+            has_more: included.len() < missed.len(),
+            missed: included,
+        }
     }
-    json!({
-        "type": "joined",
-        "chat_id": chat_id,
-        "has_more": included.len() < missed.len(),
-        "missed": included,
-    })
-    .to_string()
-}
 
-pub fn ack(client_msg_id: Option<&str>, message: &Message) -> String {
-    json!({"type": "ack", "client_msg_id": client_msg_id, "message": message_json(message)})
-        .to_string()
-}
-
-pub fn pong() -> String {
-    r#"{"type":"pong"}"#.to_owned()
-}
-
-pub fn chat_joined(view: ChatView) -> String {
-    let chat = ChatDetailDto::from(view).to_json().unwrap_or(Value::Null);
-    json!({"type": "chat.joined", "chat": chat}).to_string()
-}
-
-/// The frame an event becomes (`chat.joined` is rendered per socket by the hub).
-pub fn event_frame(event: &Event) -> Option<String> {
-    let (kind, chat_id, message) = match event {
-        Event::MessageCreated { chat_id, message } => ("message.created", chat_id, message),
-        Event::MessageUpdated { chat_id, message } => ("message.updated", chat_id, message),
-        Event::MessageDeleted {
-            chat_id, message, ..
-        } => ("message.deleted", chat_id, message),
-        Event::MessagePinned { chat_id, message } => ("message.pinned", chat_id, message),
-        Event::MessageUnpinned { chat_id, message } => ("message.unpinned", chat_id, message),
-        Event::Typing { chat_id, user_id } => {
-            return Some(
-                json!({"type": "typing", "chat_id": chat_id, "user_id": user_id}).to_string(),
-            )
+    pub fn ack(client_msg_id: Option<&'a str>, message: &'a Message) -> Self {
+        ServerFrame::Ack {
+            client_msg_id,
+            message: MessageJson(message),
         }
-        Event::Presence {
-            user_id,
-            status,
-            last_seen,
-            ..
-        } => {
-            let status = PresenceStatusDto::from(*status).to_json();
-            let last_seen = last_seen.to_json();
-            return Some(
-                json!({"type": "presence", "user_id": user_id, "status": status, "last_seen": last_seen})
-                    .to_string(),
-            );
+    }
+
+    /// The frame an event becomes (`chat.joined` is told per socket by the
+    /// registry, from the event's chat and members).
+    pub fn from_event(event: &'a Event) -> Option<Self> {
+        Some(match event {
+            Event::MessageCreated { chat_id, message } => ServerFrame::MessageCreated {
+                chat_id: *chat_id,
+                message: MessageJson(message),
+            },
+            Event::MessageUpdated { chat_id, message } => ServerFrame::MessageUpdated {
+                chat_id: *chat_id,
+                message: MessageJson(message),
+            },
+            Event::MessageDeleted {
+                chat_id, message, ..
+            } => ServerFrame::MessageDeleted {
+                chat_id: *chat_id,
+                message: MessageJson(message),
+            },
+            Event::MessagePinned { chat_id, message } => ServerFrame::MessagePinned {
+                chat_id: *chat_id,
+                message: MessageJson(message),
+            },
+            Event::MessageUnpinned { chat_id, message } => ServerFrame::MessageUnpinned {
+                chat_id: *chat_id,
+                message: MessageJson(message),
+            },
+            Event::Typing { chat_id, user_id } => ServerFrame::Typing {
+                chat_id: *chat_id,
+                user_id: *user_id,
+            },
+            Event::Presence {
+                user_id,
+                status,
+                last_seen,
+                ..
+            } => ServerFrame::Presence {
+                user_id: *user_id,
+                status: *status,
+                last_seen: *last_seen,
+            },
+            Event::ChatJoined { .. } => return None,
+        })
+    }
+
+    /// The JSON text sent on the wire.
+    pub fn render(&self) -> String {
+        // Serialising plain data into a String cannot fail.
+        serde_json::to_string(self).expect("server frames serialise")
+    }
+}
+
+fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339())
+}
+
+fn rfc3339_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => rfc3339(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// A message as the API shows it (the REST `MessageDto` shape, field for field).
+#[derive(Debug, Clone, Copy)]
+pub struct MessageJson<'a>(pub &'a Message);
+
+impl Serialize for MessageJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shape<'a> {
+            id: MessageId,
+            chat_id: ChatId,
+            sender_id: UserId,
+            content: &'a str,
+            seq: i64,
+            client_msg_id: Option<&'a str>,
+            #[serde(serialize_with = "rfc3339")]
+            created_at: DateTime<Utc>,
+            #[serde(serialize_with = "rfc3339_opt")]
+            edited_at: Option<DateTime<Utc>>,
+            #[serde(serialize_with = "rfc3339_opt")]
+            pinned_at: Option<DateTime<Utc>>,
         }
-        Event::ChatJoined { .. } => return None,
-    };
-    Some(json!({"type": kind, "chat_id": chat_id, "message": message_json(message)}).to_string())
+        let m = self.0;
+        Shape {
+            id: m.id,
+            chat_id: m.chat_id,
+            sender_id: m.sender_id,
+            content: &m.content,
+            seq: m.seq,
+            client_msg_id: m.client_msg_id.as_ref().map(|c| c.as_str()),
+            created_at: m.created_at,
+            edited_at: m.edited_at,
+            pinned_at: m.pinned_at,
+        }
+        .serialize(s)
+    }
+}
+
+/// A chat with its members as the API shows it (the REST `ChatDetailDto` shape).
+#[derive(Debug, Clone, Copy)]
+pub struct ChatJson<'a> {
+    pub chat: &'a Chat,
+    pub member_ids: &'a [UserId],
+}
+
+impl Serialize for ChatJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shape<'a> {
+            id: ChatId,
+            name: &'a str,
+            created_by: UserId,
+            #[serde(serialize_with = "rfc3339")]
+            created_at: DateTime<Utc>,
+            member_ids: &'a [UserId],
+        }
+        Shape {
+            id: self.chat.id,
+            name: self.chat.name.as_str(),
+            created_by: self.chat.created_by,
+            created_at: self.chat.created_at,
+            member_ids: self.member_ids,
+        }
+        .serialize(s)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use poem_openapi::types::ToJSON;
+    use serde_json::Value;
+    use webchat_domain::{ChatName, ClientMsgId};
+
+    use crate::http::dto::{ChatDetailDto, MessageDto};
+    use crate::usecase::chat::ChatView;
+
+    #[test]
+    fn messages_and_chats_look_as_they_do_over_rest() {
+        let now = chrono::Utc::now();
+        let mut message = Message {
+            id: MessageId::new(),
+            chat_id: ChatId::new(),
+            sender_id: UserId::new(),
+            content: "hi".into(),
+            seq: 7,
+            client_msg_id: None,
+            created_at: now,
+            edited_at: None,
+            pinned_at: None,
+        };
+        let rest = |m: &Message| MessageDto::from(m.clone()).to_json().unwrap();
+        assert_eq!(
+            serde_json::to_value(MessageJson(&message)).unwrap(),
+            rest(&message)
+        );
+        message.client_msg_id = Some(ClientMsgId::parse("c-1").unwrap());
+        message.edited_at = Some(now);
+        message.pinned_at = Some(now);
+        assert_eq!(
+            serde_json::to_value(MessageJson(&message)).unwrap(),
+            rest(&message)
+        );
+
+        let chat = Chat {
+            id: ChatId::new(),
+            name: ChatName::parse("general").unwrap(),
+            created_by: UserId::new(),
+            created_at: now,
+        };
+        let members = vec![chat.created_by, UserId::new()];
+        let rest = ChatDetailDto::from(ChatView {
+            chat: chat.clone(),
+            member_ids: members.clone(),
+        })
+        .to_json()
+        .unwrap();
+        let ws = serde_json::to_value(ChatJson {
+            chat: &chat,
+            member_ids: &members,
+        })
+        .unwrap();
+        assert_eq!(ws, rest);
+    }
+
+    #[test]
+    fn every_frame_is_tagged_with_its_type() {
+        let v: Value = serde_json::from_str(&ServerFrame::Pong.render()).unwrap();
+        assert_eq!(v, serde_json::json!({"type": "pong"}));
+        let event = Event::Typing {
+            chat_id: ChatId::new(),
+            user_id: UserId::new(),
+        };
+        let v: Value =
+            serde_json::from_str(&ServerFrame::from_event(&event).unwrap().render()).unwrap();
+        assert_eq!(v["type"], "typing");
+    }
 
     #[test]
     fn parses_every_client_frame() {
@@ -294,7 +509,7 @@ mod tests {
             pinned_at: None,
         };
         let backlog: Vec<Message> = (1..=300).map(message).collect();
-        let frame = joined(chat, &backlog);
+        let frame = ServerFrame::joined(chat, &backlog).render();
         assert!(
             frame.len() <= MAX_JOINED_BYTES + 1024,
             "{} bytes",
@@ -305,7 +520,7 @@ mod tests {
         let missed = v["missed"].as_array().unwrap();
         assert!(!missed.is_empty() && missed.len() < 300);
         assert_eq!(missed[0]["seq"], 1, "oldest first, from the start");
-        let short = joined(chat, &backlog[..3]);
+        let short = ServerFrame::joined(chat, &backlog[..3]).render();
         let v: Value = serde_json::from_str(&short).unwrap();
         assert_eq!(
             (
@@ -321,7 +536,8 @@ mod tests {
         let chat = ChatId::new();
         let frame = FrameError::new("forbidden", "no")
             .about(Some(chat), Some("c1"))
-            .to_frame();
+            .to_frame()
+            .render();
         let v: Value = serde_json::from_str(&frame).unwrap();
         assert_eq!(v["type"], "error");
         assert_eq!(v["code"], "forbidden");

@@ -1,4 +1,4 @@
-//! CONTRACT.md, Degradation: with the database down, "cached reads still serve".
+//! docs/protocol.md, "Degradation": with the database down, "cached reads still serve".
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

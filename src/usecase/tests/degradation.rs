@@ -1,4 +1,4 @@
-//! CONTRACT.md's degradation policy, with failures injected through mocks: the cache
+//! the degradation policy of docs/protocol.md, with failures injected through mocks: the cache
 //! and the event bus are bypassed, the rate limiter fails open (see throttle.rs), the
 //! session store fails closed, presence falls back to this instance's view.
 
@@ -140,7 +140,7 @@ fn sessions_down() -> MockSessionStore {
 }
 
 fn auth_unavailable<T: std::fmt::Debug>(r: Result<T, AppError>) {
-    assert!(matches!(r, Err(AppError::AuthUnavailable)), "{r:?}");
+    assert!(matches!(r, Err(AppError::AuthUnavailable(_))), "{r:?}");
 }
 
 #[tokio::test]

@@ -19,19 +19,23 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use webchat_domain::{
-    Chat, ChatId, ChatName, DisplayName, Event, PresenceStatus, Topic, User, UserId, Username,
+    Chat, ChatId, ChatName, DisplayName, Event, PresenceStatus, SessionId, TokenFingerprint, Topic,
+    User, UserId, UserSession, Username,
 };
-use webchat_ports::{Clock, EventStream, ManualClock, SessionStore};
+use webchat_memory::memory_repositories;
+use webchat_ports::{Clock, EventBus, EventStream, ManualClock, Repositories, SessionStore};
 
-use crate::app::{App, Ports, Repositories};
+use crate::app::{memory_ports, settings};
 use crate::config::Config;
+use crate::usecase::{Ports, UseCases};
 
 pub(super) const SECRET: &[u8] = b"secret";
 
 /// An App over memory adapters and a clock the test moves, with the repositories
 /// kept at hand so a test can reach behind the use cases.
 pub(super) struct Fixture {
-    pub app: App,
+    pub app: UseCases,
+    pub bus: Arc<dyn EventBus>,
     pub clock: Arc<ManualClock>,
     pub repos: Repositories,
     pub sessions: Arc<dyn SessionStore>,
@@ -45,12 +49,14 @@ impl Fixture {
     /// The memory App with some ports swapped (for mocks).
     pub fn with_ports(swap: impl FnOnce(Ports) -> Ports) -> Self {
         let clock = Arc::new(ManualClock::default());
-        let repos = Repositories::default();
-        let ports = swap(Ports::in_memory(repos.clone(), clock.clone()));
+        let repos = memory_repositories();
+        let ports = swap(memory_ports(repos.clone(), clock.clone()));
         let sessions = ports.sessions.clone();
-        let app = App::from_ports(ports, &Config::for_tests(), SECRET, vec![], "test".into());
+        let bus = ports.bus.clone();
+        let app = UseCases::new(ports, settings(&Config::for_tests(), SECRET));
         Self {
             app,
+            bus,
             clock,
             repos,
             sessions,
@@ -71,6 +77,30 @@ impl Fixture {
         user.id
     }
 
+    /// Whether the session store refuses `token`, probed with a live session of
+    /// its own (a refused token is refused whatever session it names).
+    pub async fn blacklisted(&self, token: &TokenFingerprint) -> bool {
+        let now = self.clock.now();
+        let probe = UserSession {
+            id: SessionId::new(),
+            user_id: UserId::new(),
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+            ip: None,
+            user_agent: None,
+            refresh_token_hash: "probe".into(),
+        };
+        self.sessions.create(&probe).await.unwrap();
+        let refused = self
+            .sessions
+            .authorize(probe.id, token)
+            .await
+            .unwrap()
+            .is_none();
+        self.sessions.delete(probe.id).await.unwrap();
+        refused
+    }
+
     /// A chat of `owner` and `others`.
     pub async fn chat(&self, owner: UserId, others: &[UserId]) -> ChatId {
         self.app
@@ -83,7 +113,7 @@ impl Fixture {
     }
 
     pub async fn subscribe(&self, topic: Topic) -> EventStream {
-        self.app.bus.subscribe(&topic).await.unwrap()
+        self.bus.subscribe(&topic).await.unwrap()
     }
 
     /// Publishes a marker on `topic`: when the next event a subscriber reads is the
@@ -111,7 +141,7 @@ impl Fixture {
                 chats: vec![],
             },
         };
-        self.app.bus.publish(&marker).await.unwrap();
+        self.bus.publish(&marker).await.unwrap();
         marker
     }
 

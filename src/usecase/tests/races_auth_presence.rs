@@ -36,17 +36,8 @@ impl SessionStore for GatedSessions {
         }
         r
     }
-    async fn validate(&self, id: SessionId) -> PortResult<bool> {
-        self.inner.validate(id).await
-    }
-    async fn update(&self, s: &UserSession) -> PortResult<()> {
-        self.inner.update(s).await
-    }
     async fn delete(&self, id: SessionId) -> PortResult<bool> {
         self.inner.delete(id).await
-    }
-    async fn refresh(&self, id: SessionId, at: DateTime<Utc>) -> PortResult<bool> {
-        self.inner.refresh(id, at).await
     }
     async fn user_sessions(&self, user: UserId) -> PortResult<Vec<UserSession>> {
         self.inner.user_sessions(user).await
@@ -59,9 +50,6 @@ impl SessionStore for GatedSessions {
     }
     async fn blacklist_token(&self, t: &TokenFingerprint, at: DateTime<Utc>) -> PortResult<()> {
         self.inner.blacklist_token(t, at).await
-    }
-    async fn is_token_blacklisted(&self, t: &TokenFingerprint) -> PortResult<bool> {
-        self.inner.is_token_blacklisted(t).await
     }
     async fn authorize(
         &self,

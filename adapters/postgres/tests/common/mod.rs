@@ -3,11 +3,9 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
-use std::sync::Arc;
-
 use chrono::{SubsecRound, Utc};
 use webchat_domain::{Chat, ChatId, ChatName, DisplayName, User, UserId, Username};
-use webchat_ports::contract::Repositories;
+use webchat_ports::Repositories;
 use webchat_postgres::testing::TestDatabase;
 use webchat_postgres::PgBackend;
 
@@ -20,11 +18,7 @@ pub async fn migrated_backend() -> Option<(TestDatabase, PgBackend)> {
 }
 
 pub fn repositories(backend: &PgBackend) -> Repositories {
-    Repositories {
-        users: Arc::new(backend.users()),
-        chats: Arc::new(backend.chats()),
-        messages: Arc::new(backend.messages()),
-    }
+    backend.repositories()
 }
 
 /// Stores a user with a unique name.

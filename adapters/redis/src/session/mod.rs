@@ -18,9 +18,6 @@ use crate::backend::{corrupt, unavailable, RedisBackend};
 use crate::scan::unlink_keys;
 use record::{decode, live, ttl_ms};
 
-/// How often `refresh` retries when the session changes between its read and write.
-const REFRESH_ATTEMPTS: usize = 5;
-
 #[derive(Debug, Clone)]
 pub struct RedisSessionStore {
     backend: RedisBackend,
@@ -61,18 +58,6 @@ impl SessionStore for RedisSessionStore {
         live(self.raw(id).await?)
     }
 
-    async fn validate(&self, id: SessionId) -> PortResult<bool> {
-        Ok(self.get(id).await?.is_some())
-    }
-
-    #[tracing::instrument(skip(self, session), fields(session = %session.id))]
-    async fn update(&self, session: &UserSession) -> PortResult<()> {
-        match self.replace("", session).await? {
-            1 => Ok(()),
-            _ => Err(PortError::NotFound),
-        }
-    }
-
     #[tracing::instrument(skip_all, fields(session = %next.id))]
     async fn rotate(&self, next: &UserSession, expected_refresh_hash: &str) -> PortResult<bool> {
         match self.compare_and_rotate(next, expected_refresh_hash).await? {
@@ -89,27 +74,6 @@ impl SessionStore for RedisSessionStore {
         };
         let session = decode(&json)?;
         Ok(self.remove(session.user_id, &[id.to_string()]).await? > 0)
-    }
-
-    #[tracing::instrument(skip(self))]
-    async fn refresh(&self, id: SessionId, expires_at: DateTime<Utc>) -> PortResult<bool> {
-        for _ in 0..REFRESH_ATTEMPTS {
-            let Some(json) = self.raw(id).await? else {
-                return Ok(false);
-            };
-            let Some(mut session) = live(Some(json.clone()))? else {
-                return Ok(false);
-            };
-            session.expires_at = expires_at;
-            match self.replace(&json, &session).await? {
-                1 => return Ok(true),
-                0 => return Ok(false),
-                _ => continue,
-            }
-        }
-        Err(PortError::Unavailable(format!(
-            "session {id} kept changing during refresh"
-        )))
     }
 
     #[tracing::instrument(skip(self))]
@@ -185,16 +149,6 @@ impl SessionStore for RedisSessionStore {
             .query_async::<()>(&mut *conn)
             .await
             .map_err(|e| unavailable("SET blacklist", e))
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn is_token_blacklisted(&self, token: &TokenFingerprint) -> PortResult<bool> {
-        let mut conn = self.backend.conn().await?;
-        redis::cmd("EXISTS")
-            .arg(self.backend.keys().blacklist(token.as_str()))
-            .query_async(&mut *conn)
-            .await
-            .map_err(|e| unavailable("EXISTS blacklist", e))
     }
 
     #[tracing::instrument(skip(self, token))]

@@ -13,8 +13,6 @@ use crate::backend::unavailable;
 
 static CREATE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../lua/session_create.lua")));
-static REPLACE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/session_replace.lua")));
 static ROTATE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../lua/session_rotate.lua")));
 
@@ -34,25 +32,6 @@ impl RedisSessionStore {
             .invoke_async(&mut *conn)
             .await
             .map_err(|e| unavailable("create session", e))
-    }
-
-    /// Runs `session_replace.lua`, only over the stored JSON `expected` unless it is
-    /// "": 1 replaced, 0 absent, -1 changed under the caller.
-    pub(super) async fn replace(&self, expected: &str, session: &UserSession) -> PortResult<i64> {
-        let keys = self.backend.keys();
-        let json = encode(session)?;
-        let mut conn = self.backend.conn().await?;
-        REPLACE
-            .key(keys.session(session.id))
-            .key(keys.user_sessions(session.user_id))
-            .arg(expected)
-            .arg(json)
-            .arg(ttl_ms(session.expires_at))
-            .arg(session.expires_at.timestamp_millis())
-            .arg(session.id.to_string())
-            .invoke_async(&mut *conn)
-            .await
-            .map_err(|e| unavailable("replace session", e))
     }
 
     /// Runs `session_rotate.lua`: 1 rotated, 0 absent or another refresh won, -1 the

@@ -67,8 +67,12 @@ async fn offline(
     store.set_offline(user, socket).await.expect("set_offline")
 }
 
+/// Online or away, as the stored record says.
 async fn is_online(store: &Arc<dyn PresenceStore>, user: UserId) -> bool {
-    store.is_online(user).await.expect("is_online")
+    matches!(
+        status(store, user).await,
+        Some(PresenceStatus::Online | PresenceStatus::Away)
+    )
 }
 
 async fn status(store: &Arc<dyn PresenceStore>, user: UserId) -> Option<PresenceStatus> {

@@ -3,13 +3,11 @@
 //! (unique names) and chats, and reads only what it created. Rows are created in
 //! foreign-key order: users, then chats with their members, then messages.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use webchat_domain::{Chat, ChatId, ChatName, User, UserId};
 
 use super::fixtures::{micros, user};
-use crate::{ChatRepository, MessageRepository, UserRepository};
+use crate::Repositories;
 
 mod chats;
 mod message_history;
@@ -19,13 +17,6 @@ mod users;
 pub use chats::chat_repository_contract;
 pub use messages::message_repository_contract;
 pub use users::user_repository_contract;
-
-/// The three repositories over one database.
-pub struct Repositories {
-    pub users: Arc<dyn UserRepository>,
-    pub chats: Arc<dyn ChatRepository>,
-    pub messages: Arc<dyn MessageRepository>,
-}
 
 /// Stores `n` fresh users and returns them.
 async fn stored_users(repos: &Repositories, n: usize) -> Vec<User> {

@@ -4,7 +4,6 @@ use webchat_domain::{SessionId, TokenFingerprint, UserId};
 
 use super::{create, lasting, now, secs, session, Made};
 use crate::contract::fixtures::tag;
-use crate::PortError;
 
 pub(super) async fn blacklists_tokens_and_authorizes((store, time): Made) {
     let s = lasting(&time, UserId::new());
@@ -16,32 +15,10 @@ pub(super) async fn blacklists_tokens_and_authorizes((store, time): Made) {
         Some(s.clone()),
         "authorize returns the live session for a token not blacklisted"
     );
-    assert!(
-        !store
-            .is_token_blacklisted(&token)
-            .await
-            .expect("is_token_blacklisted"),
-        "a fresh token is not blacklisted"
-    );
-
     store
         .blacklist_token(&token, now(&time) + secs(60))
         .await
         .expect("blacklist_token");
-    assert!(
-        store
-            .is_token_blacklisted(&token)
-            .await
-            .expect("is_token_blacklisted"),
-        "a blacklisted token is refused"
-    );
-    assert!(
-        !store
-            .is_token_blacklisted(&other_token)
-            .await
-            .expect("is_token_blacklisted"),
-        "blacklisting one token leaves others alone"
-    );
     assert_eq!(
         store.authorize(s.id, &token).await.expect("authorize"),
         None,
@@ -61,11 +38,9 @@ pub(super) async fn blacklists_tokens_and_authorizes((store, time): Made) {
         .blacklist_token(&stale, now(&time) - secs(1))
         .await
         .expect("blacklist_token");
-    assert!(
-        !store
-            .is_token_blacklisted(&stale)
-            .await
-            .expect("is_token_blacklisted"),
+    assert_eq!(
+        store.authorize(s.id, &stale).await.expect("authorize"),
+        Some(s.clone()),
         "blacklisting an already expired token stores nothing"
     );
 
@@ -118,11 +93,11 @@ pub(super) async fn clears_everything((store, time): Made) {
             "clear_all removes every user index"
         );
     }
-    assert!(
-        !store
-            .is_token_blacklisted(&token)
-            .await
-            .expect("is_token_blacklisted"),
+    let after = lasting(&time, UserId::new());
+    create(&store, &after).await;
+    assert_eq!(
+        store.authorize(after.id, &token).await.expect("authorize"),
+        Some(after),
         "clear_all empties the blacklist"
     );
 }
@@ -136,12 +111,14 @@ pub(super) async fn expires_sessions_and_blacklist_entries((store, time): Made) 
     for s in [&short, &long, &extended] {
         create(&store, s).await;
     }
+    let mut kept = extended.clone();
+    kept.expires_at = t + secs(60);
     assert!(
         store
-            .refresh(extended.id, t + secs(60))
+            .rotate(&kept, &extended.refresh_token_hash)
             .await
-            .expect("refresh"),
-        "refresh of a live session is true"
+            .expect("rotate"),
+        "rotate of a live session is true"
     );
     let (brief, lasting_token) = (TokenFingerprint::of(&tag()), TokenFingerprint::of(&tag()));
     store
@@ -152,9 +129,10 @@ pub(super) async fn expires_sessions_and_blacklist_entries((store, time): Made) 
         .blacklist_token(&lasting_token, t + secs(60))
         .await
         .expect("blacklist_token");
-    assert!(
-        store.validate(short.id).await.expect("validate"),
-        "a session is valid before its expires_at"
+    assert_eq!(
+        store.get(short.id).await.expect("get"),
+        Some(short.clone()),
+        "a session lives before its expires_at"
     );
 
     time.advance(Duration::from_millis(2600)).await;
@@ -164,32 +142,11 @@ pub(super) async fn expires_sessions_and_blacklist_entries((store, time): Made) 
         None,
         "get is None past expires_at"
     );
-    assert!(
-        !store.validate(short.id).await.expect("validate"),
-        "validate is false past expires_at"
-    );
     let clean = TokenFingerprint::of(&tag());
     assert_eq!(
         store.authorize(short.id, &clean).await.expect("authorize"),
         None,
         "authorize is None past expires_at"
-    );
-    assert_eq!(
-        store.update(&short).await,
-        Err(PortError::NotFound),
-        "update of an expired session is NotFound"
-    );
-    assert!(
-        !store
-            .refresh(short.id, t + secs(90))
-            .await
-            .expect("refresh"),
-        "refresh of an expired session is false"
-    );
-    assert_eq!(
-        store.get(short.id).await.expect("get"),
-        None,
-        "refresh does not revive an expired session"
     );
     let mut successor = short.clone();
     successor.expires_at = t + secs(90);
@@ -207,12 +164,10 @@ pub(super) async fn expires_sessions_and_blacklist_entries((store, time): Made) 
         "rotate does not revive an expired session"
     );
 
-    let mut kept = extended.clone();
-    kept.expires_at = t + secs(60);
     assert_eq!(
         store.user_sessions(user).await.expect("user_sessions"),
         vec![long.clone(), kept.clone()],
-        "user_sessions drops expired sessions and keeps refreshed ones"
+        "user_sessions drops expired sessions and keeps extended ones"
     );
     assert_eq!(
         store
@@ -220,21 +175,20 @@ pub(super) async fn expires_sessions_and_blacklist_entries((store, time): Made) 
             .await
             .expect("authorize"),
         Some(kept),
-        "a refreshed session outlives its first expires_at"
+        "a session extended by rotate outlives its first expires_at"
     );
 
-    assert!(
-        !store
-            .is_token_blacklisted(&brief)
-            .await
-            .expect("is_token_blacklisted"),
+    assert_eq!(
+        store.authorize(long.id, &brief).await.expect("authorize"),
+        Some(long.clone()),
         "a blacklist entry ends at the token's expiry"
     );
-    assert!(
+    assert_eq!(
         store
-            .is_token_blacklisted(&lasting_token)
+            .authorize(long.id, &lasting_token)
             .await
-            .expect("is_token_blacklisted"),
+            .expect("authorize"),
+        None,
         "a blacklist entry lasts until the token's expiry"
     );
     assert_eq!(

@@ -1,6 +1,6 @@
-//! This instance's sockets and their bus subscriptions.
+//! The socket registry: this instance's sockets and their event subscriptions.
 //!
-//! The hub subscribes to a chat's topic only while at least one local socket is in
+//! The registry subscribes to a chat's topic only while at least one local socket is in
 //! that chat, and to a user's topic only while that user has a local socket
 //! (reference counting by the sets below). Every event is rendered once and copied
 //! to the local sockets it concerns. A socket whose outbound buffer is full is a
@@ -10,22 +10,21 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use super::protocol::{ChatJson, ServerFrame};
+use crate::usecase::feed::Feed;
+use crate::usecase::AppResult;
 use futures::StreamExt;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use webchat_domain::event::Topic;
 use webchat_domain::{ChatId, Event, UserId};
-use webchat_ports::{EventBus, PortResult};
-
-use super::protocol;
-use crate::usecase::chat::ChatView;
 
 pub type ConnId = u64;
 
 /// How many frames may wait for a slow socket before it is disconnected.
 pub const OUTBOUND_BUFFER: usize = 1024;
 
-/// The hub's handle on one socket.
+/// The registry's handle on one socket.
 struct Conn {
     user: UserId,
     tx: mpsc::Sender<String>,
@@ -64,26 +63,30 @@ impl State {
     }
 }
 
-pub struct Hub {
-    bus: Arc<dyn EventBus>,
+/// Lock order: `subs` (async, held across a subscription) before `state` (sync,
+/// never held across an `.await`); nothing takes `subs` while holding `state`.
+pub struct SocketRegistry {
+    feed: Arc<Feed>,
+    /// Sockets, and which sockets are in which chat and belong to which user.
     state: Mutex<State>,
+    /// The live subscription per topic: a task forwarding its events to `dispatch`.
     subs: tokio::sync::Mutex<HashMap<Topic, JoinHandle<()>>>,
-    me: Weak<Hub>,
+    me: Weak<SocketRegistry>,
 }
 
-impl Hub {
-    /// A hub over `bus`, already listening to presence events.
-    pub async fn start(bus: Arc<dyn EventBus>) -> Arc<Self> {
-        let hub = Arc::new_cyclic(|me| Self {
-            bus,
+impl SocketRegistry {
+    /// A registry over `feed`, already listening to presence events.
+    pub async fn start(feed: Arc<Feed>) -> Arc<Self> {
+        let registry = Arc::new_cyclic(|me| Self {
+            feed,
             state: Mutex::default(),
             subs: tokio::sync::Mutex::default(),
             me: me.clone(),
         });
-        if let Err(e) = hub.ensure_subscribed(Topic::Presence).await {
+        if let Err(e) = registry.ensure_subscribed(Topic::Presence).await {
             tracing::warn!(error = %e, "cannot subscribe to presence events yet");
         }
-        hub
+        registry
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -95,19 +98,19 @@ impl Hub {
         self.state().conns.len()
     }
 
-    async fn ensure_subscribed(&self, topic: Topic) -> PortResult<()> {
+    async fn ensure_subscribed(&self, topic: Topic) -> AppResult<()> {
         let mut subs = self.subs.lock().await;
         // Already subscribed, or the socket that wanted it has gone meanwhile (its
         // release ran before this subscription existed and would never undo it).
         if subs.get(&topic).is_some_and(|h| !h.is_finished()) || !self.state().interested(&topic) {
             return Ok(());
         }
-        let mut stream = self.bus.subscribe(&topic).await?;
-        let hub = self.me.clone();
+        let mut stream = self.feed.subscribe(&topic).await?;
+        let registry = self.me.clone();
         let task = tokio::spawn(async move {
             while let Some(event) = stream.next().await {
-                match hub.upgrade() {
-                    Some(hub) => hub.dispatch(event),
+                match registry.upgrade() {
+                    Some(registry) => registry.dispatch(event),
                     None => break,
                 }
             }
@@ -158,7 +161,7 @@ impl Hub {
     }
 
     /// Subscribes socket `conn` to `chat` (membership is the caller's check).
-    pub async fn join(&self, conn: ConnId, chat: ChatId) -> PortResult<()> {
+    pub async fn join(&self, conn: ConnId, chat: ChatId) -> AppResult<()> {
         {
             let mut state = self.state();
             let Some(c) = state.conns.get_mut(&conn) else {
@@ -229,10 +232,17 @@ impl Hub {
             member_ids,
         } = event
         {
-            self.on_chat_joined(user_id, ChatView { chat, member_ids });
+            let frame = ServerFrame::ChatJoined {
+                chat: ChatJson {
+                    chat: &chat,
+                    member_ids: &member_ids,
+                },
+            }
+            .render();
+            self.on_chat_joined(user_id, chat.id, frame);
             return;
         }
-        let Some(frame) = protocol::event_frame(&event) else {
+        let Some(frame) = ServerFrame::from_event(&event).map(|f| f.render()) else {
             return;
         };
         let state = self.state();
@@ -269,7 +279,7 @@ impl Hub {
     }
 
     /// The user joined a chat: subscribe each of their local sockets, then tell them.
-    fn on_chat_joined(&self, user: UserId, view: ChatView) {
+    fn on_chat_joined(&self, user: UserId, chat: ChatId, frame: String) {
         let conns: Vec<ConnId> = self
             .state()
             .users
@@ -279,17 +289,15 @@ impl Hub {
         if conns.is_empty() {
             return;
         }
-        let Some(hub) = self.me.upgrade() else {
+        let Some(registry) = self.me.upgrade() else {
             return;
         };
         tokio::spawn(async move {
-            let chat = view.chat.id;
-            let frame = protocol::chat_joined(view);
             for conn in conns {
-                if let Err(e) = hub.join(conn, chat).await {
+                if let Err(e) = registry.join(conn, chat).await {
                     tracing::warn!(error = %e, "cannot subscribe a socket to a joined chat");
                 }
-                hub.state().deliver(conn, &frame);
+                registry.state().deliver(conn, &frame);
             }
         });
     }
