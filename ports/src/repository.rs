@@ -24,6 +24,11 @@ pub trait UserRepository: Send + Sync {
 
     /// Looks a user up by name, without regard to ASCII case.
     async fn find_by_username(&self, username: &Username) -> PortResult<Option<User>>;
+
+    /// Users whose name starts with `prefix` (compared without regard to ASCII case;
+    /// `%`, `_` and `\\` are plain characters), ordered by lowercased name, at most
+    /// `limit`.
+    async fn search(&self, prefix: &str, limit: usize) -> PortResult<Vec<User>>;
 }
 
 /// Durable chats and their membership.

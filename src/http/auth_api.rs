@@ -2,7 +2,7 @@
 
 use poem::web::Data;
 use poem::Request;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 use uuid::Uuid;
@@ -140,6 +140,23 @@ impl UserApi {
     #[oai(path = "/api/users/me", method = "get")]
     async fn me(&self, auth: BearerAuth) -> ApiResult<Json<UserDto>> {
         Ok(Json(self.uc.auth.me(&auth.0).await?.into()))
+    }
+
+    /// Users whose name starts with `q` (without regard to case), ordered by name:
+    /// `limit` 1..50 (default 20). For finding people to start a chat with.
+    #[oai(path = "/api/users", method = "get")]
+    async fn search(
+        &self,
+        _auth: BearerAuth,
+        q: Query<String>,
+        limit: Query<Option<u32>>,
+    ) -> ApiResult<Json<Vec<UserDto>>> {
+        let users = self
+            .uc
+            .users
+            .search(&q.0, limit.0.map(|l| l as usize))
+            .await?;
+        Ok(Json(users.into_iter().map(Into::into).collect()))
     }
 
     /// Everyone online or away, on any instance.

@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 mod health;
 pub mod throttle;
+mod web;
 pub mod ws;
 
 use std::future::Future;
@@ -81,11 +82,12 @@ pub fn endpoint(usecases: UseCases, gateway: ws::Gateway, options: HttpOptions) 
     let spec = api.spec_endpoint();
     let routes = throttle::RouteTable::new(&api_meta(), &["/ws"]);
     let gate = throttle::Gate::new(usecases.clone(), routes, options.trust_proxy);
-    Route::new()
+    let routes = web::assets(Route::new())
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .at("/ws", get(ws::upgrade).data(gateway))
-        .nest("/", api)
+        .nest("/", api);
+    web::with_page(routes)
         .data(usecases)
         .around(move |ep, req| {
             let gate = gate.clone();

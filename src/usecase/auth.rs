@@ -327,9 +327,4 @@ impl AuthService {
             .await?
             .ok_or(AppError::NotFound("user"))
     }
-
-    /// Looks up users (for chat creation and membership).
-    pub async fn user(&self, id: UserId) -> AppResult<Option<User>> {
-        Ok(self.users.get(id).await?)
-    }
 }

@@ -20,6 +20,7 @@ use super::message::MessageService;
 use super::presence::PresenceService;
 use super::throttle::Throttle;
 use super::tokens::TokenCodec;
+use super::users::UserService;
 
 /// Every driven port the use cases need.
 #[derive(Clone)]
@@ -58,6 +59,7 @@ pub struct UseCases {
     pub messages: Arc<MessageService>,
     pub presence: Arc<PresenceService>,
     pub throttle: Arc<Throttle>,
+    pub users: Arc<UserService>,
     pub health: Arc<HealthService>,
     /// Live events for this instance's sockets.
     pub feed: Arc<Feed>,
@@ -111,6 +113,7 @@ impl UseCases {
             messages,
             presence,
             throttle,
+            users: Arc::new(UserService::new(ports.users)),
             health: Arc::new(HealthService::new(ports.health)),
             feed: Arc::new(Feed::new(ports.bus)),
         }

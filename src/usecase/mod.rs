@@ -15,6 +15,7 @@ mod password;
 pub mod presence;
 pub mod throttle;
 pub mod tokens;
+pub mod users;
 
 pub use bundle::{Ports, Settings, UseCases};
 pub use error::{AppError, AppResult, Bug, InternalCause};

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -16,8 +16,8 @@ pub struct MemoryUserRepository {
 #[derive(Debug, Default)]
 struct Users {
     by_id: HashMap<UserId, User>,
-    /// Lowercased username -> id.
-    by_name: HashMap<String, UserId>,
+    /// Lowercased username -> id, ordered for prefix search.
+    by_name: BTreeMap<String, UserId>,
 }
 
 fn name_key(username: &Username) -> String {
@@ -61,5 +61,17 @@ impl UserRepository for MemoryUserRepository {
             .get(&name_key(username))
             .and_then(|id| users.by_id.get(id))
             .cloned())
+    }
+
+    async fn search(&self, prefix: &str, limit: usize) -> PortResult<Vec<User>> {
+        let users = lock(&self.state);
+        let prefix = prefix.to_ascii_lowercase();
+        Ok(users
+            .by_name
+            .range(prefix.clone()..)
+            .take_while(|(name, _)| name.starts_with(&prefix))
+            .filter_map(|(_, id)| users.by_id.get(id).cloned())
+            .take(limit)
+            .collect())
     }
 }

@@ -67,4 +67,28 @@ impl UserRepository for PgUserRepository {
             .map_err(query_error)?;
         row.map(User::try_from).transpose()
     }
+
+    #[tracing::instrument(skip(self))]
+    async fn search(&self, prefix: &str, limit: usize) -> PortResult<Vec<User>> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        // `lower(username) LIKE 'prefix%'` over the text_pattern_ops index; the
+        // prefix's own wildcards are escaped so they match literally.
+        let mut pattern = String::with_capacity(prefix.len() + 1);
+        for c in prefix.to_ascii_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        let rows = users::table
+            .filter(lower(users::username).like(pattern))
+            .order(lower(users::username))
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .select(UserRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(query_error)?;
+        rows.into_iter().map(User::try_from).collect()
+    }
 }

@@ -3,7 +3,7 @@ use std::future::Future;
 use webchat_domain::{UserId, Username};
 
 use super::Repositories;
-use crate::contract::fixtures::user;
+use crate::contract::fixtures::{tag, user};
 use crate::PortError;
 
 /// UserRepository: storage, lookup by id and by name, and the case-insensitive
@@ -15,6 +15,68 @@ where
 {
     stores_and_reads_back_users(&make().await).await;
     usernames_are_unique_without_regard_to_case(&make().await).await;
+    finds_users_by_name_prefix(&make().await).await;
+}
+
+async fn finds_users_by_name_prefix(repos: &Repositories) {
+    // A prefix of its own, so rows from other runs sharing the database never match.
+    let stem = format!("p{}", &tag()[..8]);
+    let names = [
+        format!("{stem}_Bob"),
+        format!("{stem}_alice"),
+        format!("{stem}_Alina"),
+        format!("{stem}x"),
+    ];
+    for name in &names {
+        let mut u = user("p");
+        u.username = Username::parse(name).unwrap();
+        repos.users.create(&u).await.expect("create");
+    }
+    let found = |users: Vec<webchat_domain::User>| -> Vec<String> {
+        users.into_iter().map(|u| u.username.into_inner()).collect()
+    };
+    assert_eq!(
+        found(
+            repos
+                .users
+                .search(&format!("{stem}_AL"), 10)
+                .await
+                .expect("search")
+        ),
+        vec![names[1].clone(), names[2].clone()],
+        "search matches the prefix without regard to case, ordered by lowercased name"
+    );
+    assert_eq!(
+        found(repos.users.search(&stem, 2).await.expect("search")).len(),
+        2,
+        "search returns at most `limit`"
+    );
+    assert!(
+        repos
+            .users
+            .search(&format!("{stem}%"), 10)
+            .await
+            .expect("search")
+            .is_empty()
+            && repos
+                .users
+                .search(&format!("{stem}__"), 10)
+                .await
+                .expect("search")
+                .is_empty(),
+        "wildcards in the prefix match only themselves"
+    );
+    assert_eq!(
+        found(
+            repos
+                .users
+                .search(&format!("{stem}_"), 10)
+                .await
+                .expect("search")
+        ),
+        vec![names[1].clone(), names[2].clone(), names[0].clone()],
+        "an underscore matches an underscore"
+    );
 }
 
 async fn stores_and_reads_back_users(repos: &Repositories) {
