@@ -96,13 +96,18 @@ async fn surviving_a_redis_restart() {
         )
         .await;
     assert_eq!(sent.status, 201, "{}", sent.body);
+    // What was accepted during the outage never crossed pub/sub: B's socket gets it
+    // from the change log, before the later message and in order.
+    let repaired = bob_ws.expect("message.created").await;
+    assert_eq!(repaired["message"]["content"], "during outage");
     let got = bob_ws.expect("message.created").await;
     assert_eq!(got["message"]["content"], "after");
-    // And what was accepted during the outage is recovered, not lost.
-    bob_ws
+    // And a socket that was away recovers both with since_seq.
+    let mut late_ws = Ws::connect(b.addr, bob_b.token()).await;
+    late_ws
         .send_json(json!({"type": "join", "chat_id": chat, "since_seq": 0}))
         .await;
-    let joined = bob_ws.expect("joined").await;
+    let joined = late_ws.expect("joined").await;
     let contents: Vec<&str> = joined["missed"]
         .as_array()
         .unwrap()
@@ -113,6 +118,7 @@ async fn surviving_a_redis_restart() {
 
     alice_ws.close().await;
     bob_ws.close().await;
+    late_ws.close().await;
     for s in servers {
         s.stop().await;
     }

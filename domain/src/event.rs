@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Chat, ChatId, Message, MessageId, PresenceStatus, UserId};
+use crate::{ChangeKind, Chat, ChatChange, ChatId, Message, MessageId, PresenceStatus, UserId};
 
 /// Where an event is published. Chat events go to the chat's members' sockets; user
 /// events to one user's sockets; presence events to every socket that shares a chat
@@ -17,23 +17,47 @@ pub enum Topic {
     Presence,
 }
 
+/// Message events carry the `pts` their change took in the chat's change sequence
+/// (`ChatHead::pts`), which orders them; 0 from a sender that predates it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Event {
     #[serde(rename = "message.created")]
-    MessageCreated { chat_id: ChatId, message: Message },
+    MessageCreated {
+        chat_id: ChatId,
+        message: Message,
+        #[serde(default)]
+        pts: i64,
+    },
     #[serde(rename = "message.updated")]
-    MessageUpdated { chat_id: ChatId, message: Message },
+    MessageUpdated {
+        chat_id: ChatId,
+        message: Message,
+        #[serde(default)]
+        pts: i64,
+    },
     #[serde(rename = "message.deleted")]
     MessageDeleted {
         chat_id: ChatId,
         message_id: MessageId,
         message: Message,
+        #[serde(default)]
+        pts: i64,
     },
     #[serde(rename = "message.pinned")]
-    MessagePinned { chat_id: ChatId, message: Message },
+    MessagePinned {
+        chat_id: ChatId,
+        message: Message,
+        #[serde(default)]
+        pts: i64,
+    },
     #[serde(rename = "message.unpinned")]
-    MessageUnpinned { chat_id: ChatId, message: Message },
+    MessageUnpinned {
+        chat_id: ChatId,
+        message: Message,
+        #[serde(default)]
+        pts: i64,
+    },
     #[serde(rename = "typing")]
     Typing { chat_id: ChatId, user_id: UserId },
     /// A user's presence changed. `chats` are the user's chats: the audience is every
@@ -55,6 +79,54 @@ pub enum Event {
 }
 
 impl Event {
+    /// The event a change of the log stands for, as a client would have seen it
+    /// live (with the message as it is now). `None` for a change whose message was
+    /// deleted since: its later `Deleted` change tells.
+    pub fn from_change(change: &ChatChange) -> Option<Self> {
+        let (chat_id, message, pts) = (change.chat_id, change.message.clone(), change.pts);
+        Some(match change.kind {
+            ChangeKind::Deleted => Self::MessageDeleted {
+                chat_id,
+                message_id: message.id,
+                message,
+                pts,
+            },
+            _ if change.deleted => return None,
+            ChangeKind::Created => Self::MessageCreated {
+                chat_id,
+                message,
+                pts,
+            },
+            ChangeKind::Edited => Self::MessageUpdated {
+                chat_id,
+                message,
+                pts,
+            },
+            ChangeKind::Pinned => Self::MessagePinned {
+                chat_id,
+                message,
+                pts,
+            },
+            ChangeKind::Unpinned => Self::MessageUnpinned {
+                chat_id,
+                message,
+                pts,
+            },
+        })
+    }
+
+    /// The change sequence number of a message event (`None` for the others).
+    pub fn pts(&self) -> Option<i64> {
+        match self {
+            Self::MessageCreated { pts, .. }
+            | Self::MessageUpdated { pts, .. }
+            | Self::MessageDeleted { pts, .. }
+            | Self::MessagePinned { pts, .. }
+            | Self::MessageUnpinned { pts, .. } => Some(*pts),
+            _ => None,
+        }
+    }
+
     /// The topic this event is published on.
     pub fn topic(&self) -> Topic {
         match self {

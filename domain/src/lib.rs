@@ -4,6 +4,7 @@
 //! of, the events instances exchange, and validated newtypes that refuse bad input at
 //! construction so that nothing downstream re-checks raw strings. No async, no I/O.
 
+pub mod change;
 pub mod chat;
 pub mod error;
 pub mod event;
@@ -16,6 +17,7 @@ pub mod time;
 pub mod user;
 pub mod validation;
 
+pub use change::{ChangeKind, ChatChange, ChatHead};
 pub use chat::Chat;
 pub use error::DomainError;
 pub use event::{Event, Topic};

@@ -1,12 +1,15 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use webchat_domain::event::{Event, Topic};
 
 use crate::PortResult;
 
-/// The events of one subscription, in publication order per publisher. Dropping it
+/// The events of one subscription, in publication order per publisher, shared with
+/// every other subscriber of the process (no copy per subscriber). Dropping it
 /// unsubscribes.
-pub type EventStream = BoxStream<'static, Event>;
+pub type EventStream = BoxStream<'static, Arc<Event>>;
 
 /// Fan-out between instances (the seed's Socket.IO Redis adapter).
 ///
@@ -28,4 +31,10 @@ pub trait EventBus: Send + Sync {
 
     /// Subscribes to `topic`; events published after this returns are delivered.
     async fn subscribe(&self, topic: &Topic) -> PortResult<EventStream>;
+
+    /// Yields once each time the bus may have lost events of its subscriptions
+    /// (it reconnected to its backend and resubscribed): whoever needs every event
+    /// then catches up from the source of truth. A bus that cannot lose events
+    /// never yields.
+    fn reconnects(&self) -> BoxStream<'static, ()>;
 }

@@ -30,7 +30,8 @@ pub use health::HealthCheck;
 pub use presence::{PresenceChange, PresenceConfig, PresenceStore};
 pub use rate_limit::RateLimiter;
 pub use repository::{
-    ChatRepository, InsertOutcome, MessageRepository, Repositories, UserRepository,
+    ChangePage, Changed, ChatRepository, InsertOutcome, Memberships, MessageRepository,
+    Repositories, UserRepository,
 };
 pub use session::SessionStore;
 

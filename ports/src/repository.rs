@@ -3,7 +3,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use webchat_domain::{
-    Chat, ChatId, Message, MessageContent, MessageId, NewMessage, User, UserId, Username,
+    Chat, ChatChange, ChatHead, ChatId, Message, MessageContent, MessageId, NewMessage, User,
+    UserId, Username,
 };
 
 use crate::PortResult;
@@ -56,6 +57,22 @@ pub trait ChatRepository: Send + Sync {
 
     /// The chats the user belongs to, oldest first.
     async fn chats_for_user(&self, user: UserId) -> PortResult<Vec<Chat>>;
+
+    /// The memberships of `users` that began at or after `since` (by the
+    /// repository's clock), so a process can find the chats a user joined while it
+    /// was not told; `as_of` is the repository's time of the answer.
+    async fn memberships_since(
+        &self,
+        users: &[UserId],
+        since: DateTime<Utc>,
+    ) -> PortResult<Memberships>;
+}
+
+/// New memberships, as [`ChatRepository::memberships_since`] finds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Memberships {
+    pub added: Vec<(UserId, ChatId)>,
+    pub as_of: DateTime<Utc>,
 }
 
 /// What an insert did.
@@ -65,9 +82,35 @@ pub struct InsertOutcome {
     /// False when the sender had already sent this `client_msg_id` to this chat: the
     /// existing message is returned and nothing new is stored.
     pub created: bool,
+    /// The pts the creation took in the chat's change sequence; 0 when nothing was
+    /// created.
+    pub pts: i64,
+}
+
+/// A message after a change, and the pts the change took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub message: Message,
+    pub pts: i64,
+}
+
+/// A stretch of a chat's change log, oldest first, and where the chat stood when it
+/// was read (one consistent snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChangePage {
+    pub changes: Vec<ChatChange>,
+    pub head: ChatHead,
 }
 
 /// Durable messages: the source of truth the cache sits in front of.
+///
+/// Every change to a chat's messages (create, edit, delete, pin, unpin) takes the
+/// chat's next `pts` atomically with the change: per chat, pts start at 1 and are
+/// gapless and strictly increasing in commit order, also across processes, and
+/// each is recorded in the chat's change log. A creation takes the next `seq` and
+/// the next `pts` together, so creations ordered by pts are ordered by seq. A
+/// deleted message stays as a tombstone (empty content) that only the change log
+/// shows: every other read treats it as gone.
 ///
 /// # Errors
 /// `PortError::Unavailable` when the database cannot answer.
@@ -106,21 +149,34 @@ pub trait MessageRepository: Send + Sync {
         id: MessageId,
         content: &MessageContent,
         edited_at: DateTime<Utc>,
-    ) -> PortResult<Option<Message>>;
+    ) -> PortResult<Option<Changed>>;
 
-    /// Deletes the message; returns it, or `None` when it was already gone. Its
-    /// `seq` is never reused.
-    async fn delete(&self, id: MessageId) -> PortResult<Option<Message>>;
+    /// Deletes the message (it becomes a tombstone, unpinned); returns it as it was
+    /// before, or `None` when it was already gone. Its `seq` is never reused.
+    async fn delete(&self, id: MessageId) -> PortResult<Option<Changed>>;
 
     /// Pins (`Some(time)`) or unpins (`None`); `None` when the message is gone.
     async fn set_pinned(
         &self,
         id: MessageId,
         pinned_at: Option<DateTime<Utc>>,
-    ) -> PortResult<Option<Message>>;
+    ) -> PortResult<Option<Changed>>;
 
     /// The chat's pinned messages, newest pin first.
     async fn pinned(&self, chat: ChatId) -> PortResult<Vec<Message>>;
+
+    /// Up to `limit` changes of the chat with `pts > after_pts`, oldest first, each
+    /// with its message as it is now, and the chat's head read in the same snapshot.
+    async fn changes_since(
+        &self,
+        chat: ChatId,
+        after_pts: i64,
+        limit: usize,
+    ) -> PortResult<ChangePage>;
+
+    /// Where each of `chats` stands (a chat without messages, or unknown: seq and
+    /// pts 0), in the order given.
+    async fn heads(&self, chats: &[ChatId]) -> PortResult<Vec<ChatHead>>;
 }
 
 /// The three durable stores over one database: what the composition root wires, what

@@ -17,7 +17,7 @@ use webchat_redis::{
 use super::{memory_ports, settings, App};
 use crate::config::Config;
 use crate::usecase::tokens::random_hex;
-use crate::usecase::{Ports, UseCases};
+use crate::usecase::{Ports, Settings, UseCases};
 
 /// The external backends a running App holds, to be shut down with it.
 #[derive(Clone, Default)]
@@ -75,6 +75,36 @@ pub async fn build_with(
     repos: Repositories,
     postgres: Option<PgBackend>,
 ) -> anyhow::Result<(App, Backends)> {
+    let wired = wire(config, repos, postgres)?;
+    Ok(wired.into_app())
+}
+
+/// The ports a configuration asks for, before the use cases are built over them:
+/// tests swap a port here (a bus that drops events, say) to cause a fault.
+pub struct Wired {
+    pub ports: Ports,
+    pub settings: Settings,
+    pub backends: Backends,
+    /// One line naming every backend in use.
+    pub line: String,
+}
+
+impl Wired {
+    pub fn into_app(self) -> (App, Backends) {
+        let app = App {
+            usecases: UseCases::new(self.ports, self.settings),
+            backends: self.line,
+        };
+        (app, self.backends)
+    }
+}
+
+/// Connects the adapters `config` names (Redis when configured) over `repos`.
+pub fn wire(
+    config: &Config,
+    repos: Repositories,
+    postgres: Option<PgBackend>,
+) -> anyhow::Result<Wired> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
     if let Some(pg) = &postgres {
@@ -121,12 +151,12 @@ pub async fn build_with(
         }
     };
     let shared = if redis.is_some() { "redis" } else { "memory" };
-    let backends_line = format!(
-        "repositories={repo_name} presence={shared} sessions={shared} rate_limits={shared} cache={shared} events={shared}"
-    );
-    let app = App {
-        usecases: UseCases::new(ports, settings(config, secret.as_bytes())),
-        backends: backends_line,
-    };
-    Ok((app, Backends { redis, postgres }))
+    Ok(Wired {
+        ports,
+        settings: settings(config, secret.as_bytes()),
+        backends: Backends { redis, postgres },
+        line: format!(
+            "repositories={repo_name} presence={shared} sessions={shared} rate_limits={shared} cache={shared} events={shared}"
+        ),
+    })
 }

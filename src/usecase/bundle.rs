@@ -115,7 +115,7 @@ impl UseCases {
             throttle,
             users: Arc::new(UserService::new(ports.users)),
             health: Arc::new(HealthService::new(ports.health)),
-            feed: Arc::new(Feed::new(ports.bus)),
+            feed: Arc::new(Feed::new(ports.bus, ports.messages, ports.chats)),
         }
     }
 }

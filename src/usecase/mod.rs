@@ -13,6 +13,7 @@ mod membership;
 pub mod message;
 mod password;
 pub mod presence;
+pub mod sequencer;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

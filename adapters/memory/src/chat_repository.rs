@@ -1,9 +1,10 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use webchat_domain::{Chat, ChatId, UserId};
-use webchat_ports::{ChatRepository, PortError, PortResult};
+use webchat_ports::{ChatRepository, Memberships, PortError, PortResult};
 
 use crate::lock;
 
@@ -18,6 +19,8 @@ struct Chats {
     by_id: HashMap<ChatId, StoredChat>,
     /// Every user's chats, in the order they joined.
     by_member: HashMap<UserId, Vec<ChatId>>,
+    /// Every membership with the time it began, oldest first.
+    joined: Vec<(DateTime<Utc>, UserId, ChatId)>,
     /// Counts creations, so chats created in the same instant keep insertion order.
     created: u64,
 }
@@ -44,6 +47,7 @@ impl Chats {
         }
         stored.members.push(user);
         self.by_member.entry(user).or_default().push(chat);
+        self.joined.push((Utc::now(), user, chat));
         Ok(true)
     }
 }
@@ -109,5 +113,23 @@ impl ChatRepository for MemoryChatRepository {
             .collect();
         mine.sort_by_key(|s| (s.chat.created_at, s.order));
         Ok(mine.into_iter().map(|s| s.chat.clone()).collect())
+    }
+
+    async fn memberships_since(
+        &self,
+        users: &[UserId],
+        since: DateTime<Utc>,
+    ) -> PortResult<Memberships> {
+        let chats = lock(&self.state);
+        let users: HashSet<UserId> = users.iter().copied().collect();
+        let start = chats.joined.partition_point(|(at, _, _)| *at < since);
+        Ok(Memberships {
+            added: chats.joined[start..]
+                .iter()
+                .filter(|(_, user, _)| users.contains(user))
+                .map(|(_, user, chat)| (*user, *chat))
+                .collect(),
+            as_of: Utc::now(),
+        })
     }
 }

@@ -3,12 +3,16 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use webchat_domain::{ChatId, ClientMsgId, Message, MessageContent, MessageId, NewMessage, UserId};
-use webchat_ports::{InsertOutcome, MessageRepository, PortResult};
+use webchat_domain::{
+    ChangeKind, ChatChange, ChatHead, ChatId, ClientMsgId, Message, MessageContent, MessageId,
+    NewMessage, UserId,
+};
+use webchat_ports::{ChangePage, Changed, InsertOutcome, MessageRepository, PortResult};
 
 use crate::lock;
 
-/// Messages in memory, with per-chat seqs assigned under one lock (hence gapless).
+/// Messages in memory, with per-chat seqs and pts assigned under one lock (hence
+/// gapless and in commit order).
 #[derive(Debug, Default)]
 pub struct MemoryMessageRepository {
     state: Mutex<Messages>,
@@ -16,17 +20,26 @@ pub struct MemoryMessageRepository {
 
 #[derive(Debug, Default)]
 struct Messages {
-    by_id: HashMap<MessageId, Message>,
+    by_id: HashMap<MessageId, Stored>,
     chats: HashMap<ChatId, ChatLog>,
-    /// Idempotency keys of stored messages.
+    /// Idempotency keys of live messages.
     sent: HashMap<SendKey, MessageId>,
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    message: Message,
+    deleted: bool,
 }
 
 #[derive(Debug, Default)]
 struct ChatLog {
-    /// The last seq handed out; deleted messages keep theirs used.
-    last_seq: i64,
+    /// The last seq and pts handed out; deleted messages keep theirs used.
+    head: ChatHead,
+    /// Live messages by seq.
     by_seq: BTreeMap<i64, MessageId>,
+    /// The change log: pts -> (kind, message).
+    changes: BTreeMap<i64, (ChangeKind, MessageId)>,
 }
 
 type SendKey = (ChatId, UserId, ClientMsgId);
@@ -38,14 +51,46 @@ impl MemoryMessageRepository {
 }
 
 impl Messages {
-    fn chat_messages<'a>(&'a self, ids: impl Iterator<Item = &'a MessageId>) -> Vec<Message> {
-        ids.filter_map(|id| self.by_id.get(id)).cloned().collect()
+    fn live<'a>(&'a self, ids: impl Iterator<Item = &'a MessageId>) -> Vec<Message> {
+        ids.filter_map(|id| self.by_id.get(id))
+            .filter(|s| !s.deleted)
+            .map(|s| s.message.clone())
+            .collect()
     }
 
-    fn change(&mut self, id: MessageId, edit: impl FnOnce(&mut Message)) -> Option<Message> {
-        let message = self.by_id.get_mut(&id)?;
-        edit(message);
-        Some(message.clone())
+    /// Applies `edit` to a live message and records the change under the chat's
+    /// next pts.
+    fn change(
+        &mut self,
+        id: MessageId,
+        kind: ChangeKind,
+        edit: impl FnOnce(&mut Message),
+    ) -> Option<Changed> {
+        let stored = self.by_id.get_mut(&id).filter(|s| !s.deleted)?;
+        let before = stored.message.clone();
+        edit(&mut stored.message);
+        let after = stored.message.clone();
+        if kind == ChangeKind::Deleted {
+            stored.deleted = true;
+        }
+        let log = self.chats.entry(after.chat_id).or_default();
+        log.head.pts += 1;
+        let pts = log.head.pts;
+        log.changes.insert(pts, (kind, id));
+        if kind == ChangeKind::Deleted {
+            log.by_seq.remove(&after.seq);
+            if let Some(key) = send_key(after.chat_id, after.sender_id, &after.client_msg_id) {
+                self.sent.remove(&key);
+            }
+            return Some(Changed {
+                message: before,
+                pts,
+            });
+        }
+        Some(Changed {
+            message: after,
+            pts,
+        })
     }
 }
 
@@ -62,28 +107,42 @@ impl MessageRepository for MemoryMessageRepository {
         if let Some(existing) = key.as_ref().and_then(|k| state.sent.get(k)) {
             if let Some(existing) = state.by_id.get(existing) {
                 return Ok(InsertOutcome {
-                    message: existing.clone(),
+                    message: existing.message.clone(),
                     created: false,
+                    pts: 0,
                 });
             }
         }
         let log = state.chats.entry(message.chat_id).or_default();
-        log.last_seq += 1;
-        let seq = log.last_seq;
+        log.head.seq += 1;
+        log.head.pts += 1;
+        let (seq, pts) = (log.head.seq, log.head.pts);
         log.by_seq.insert(seq, message.id);
+        log.changes.insert(pts, (ChangeKind::Created, message.id));
         let stored = message.into_message(seq);
         if let Some(key) = key {
             state.sent.insert(key, stored.id);
         }
-        state.by_id.insert(stored.id, stored.clone());
+        state.by_id.insert(
+            stored.id,
+            Stored {
+                message: stored.clone(),
+                deleted: false,
+            },
+        );
         Ok(InsertOutcome {
             message: stored,
             created: true,
+            pts,
         })
     }
 
     async fn get(&self, id: MessageId) -> PortResult<Option<Message>> {
-        Ok(lock(&self.state).by_id.get(&id).cloned())
+        Ok(lock(&self.state)
+            .by_id
+            .get(&id)
+            .filter(|s| !s.deleted)
+            .map(|s| s.message.clone()))
     }
 
     async fn page(
@@ -102,7 +161,7 @@ impl MessageRepository for MemoryMessageRepository {
             .rev()
             .take(limit)
             .map(|(_, id)| id);
-        Ok(state.chat_messages(ids))
+        Ok(state.live(ids))
     }
 
     async fn since_seq(
@@ -120,7 +179,7 @@ impl MessageRepository for MemoryMessageRepository {
             .range(after_seq.saturating_add(1)..)
             .take(limit)
             .map(|(_, id)| id);
-        Ok(state.chat_messages(ids))
+        Ok(state.live(ids))
     }
 
     #[tracing::instrument(skip(self, content))]
@@ -129,26 +188,19 @@ impl MessageRepository for MemoryMessageRepository {
         id: MessageId,
         content: &MessageContent,
         edited_at: DateTime<Utc>,
-    ) -> PortResult<Option<Message>> {
-        Ok(lock(&self.state).change(id, |m| {
+    ) -> PortResult<Option<Changed>> {
+        Ok(lock(&self.state).change(id, ChangeKind::Edited, |m| {
             m.content = content.as_str().to_owned();
             m.edited_at = Some(edited_at);
         }))
     }
 
     #[tracing::instrument(skip(self))]
-    async fn delete(&self, id: MessageId) -> PortResult<Option<Message>> {
-        let mut state = lock(&self.state);
-        let Some(message) = state.by_id.remove(&id) else {
-            return Ok(None);
-        };
-        if let Some(log) = state.chats.get_mut(&message.chat_id) {
-            log.by_seq.remove(&message.seq);
-        }
-        if let Some(key) = send_key(message.chat_id, message.sender_id, &message.client_msg_id) {
-            state.sent.remove(&key);
-        }
-        Ok(Some(message))
+    async fn delete(&self, id: MessageId) -> PortResult<Option<Changed>> {
+        Ok(lock(&self.state).change(id, ChangeKind::Deleted, |m| {
+            m.content.clear();
+            m.pinned_at = None;
+        }))
     }
 
     #[tracing::instrument(skip(self))]
@@ -156,8 +208,12 @@ impl MessageRepository for MemoryMessageRepository {
         &self,
         id: MessageId,
         pinned_at: Option<DateTime<Utc>>,
-    ) -> PortResult<Option<Message>> {
-        Ok(lock(&self.state).change(id, |m| m.pinned_at = pinned_at))
+    ) -> PortResult<Option<Changed>> {
+        let kind = match pinned_at {
+            Some(_) => ChangeKind::Pinned,
+            None => ChangeKind::Unpinned,
+        };
+        Ok(lock(&self.state).change(id, kind, |m| m.pinned_at = pinned_at))
     }
 
     async fn pinned(&self, chat: ChatId) -> PortResult<Vec<Message>> {
@@ -166,11 +222,50 @@ impl MessageRepository for MemoryMessageRepository {
             return Ok(Vec::new());
         };
         let mut pinned: Vec<Message> = state
-            .chat_messages(log.by_seq.values())
+            .live(log.by_seq.values())
             .into_iter()
             .filter(|m| m.pinned_at.is_some())
             .collect();
         pinned.sort_by_key(|m| std::cmp::Reverse((m.pinned_at, m.seq)));
         Ok(pinned)
+    }
+
+    async fn changes_since(
+        &self,
+        chat: ChatId,
+        after_pts: i64,
+        limit: usize,
+    ) -> PortResult<ChangePage> {
+        let state = lock(&self.state);
+        let Some(log) = state.chats.get(&chat) else {
+            return Ok(ChangePage::default());
+        };
+        let changes = log
+            .changes
+            .range(after_pts.saturating_add(1)..)
+            .take(limit)
+            .filter_map(|(pts, (kind, id))| {
+                let stored = state.by_id.get(id)?;
+                Some(ChatChange {
+                    chat_id: chat,
+                    pts: *pts,
+                    kind: *kind,
+                    message: stored.message.clone(),
+                    deleted: stored.deleted,
+                })
+            })
+            .collect();
+        Ok(ChangePage {
+            changes,
+            head: log.head,
+        })
+    }
+
+    async fn heads(&self, chats: &[ChatId]) -> PortResult<Vec<ChatHead>> {
+        let state = lock(&self.state);
+        Ok(chats
+            .iter()
+            .map(|c| state.chats.get(c).map(|log| log.head).unwrap_or_default())
+            .collect())
     }
 }

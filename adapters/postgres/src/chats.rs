@@ -7,7 +7,7 @@ use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 use webchat_domain::{Chat, ChatId, UserId};
-use webchat_ports::{ChatRepository, PortResult};
+use webchat_ports::{ChatRepository, Memberships, PortResult};
 
 use crate::error::{pool_error, query_error};
 use crate::rows::{convert_all, ChatRow};
@@ -18,7 +18,6 @@ use crate::schema::{chat_members, chats};
 struct MemberRow {
     chat_id: Uuid,
     user_id: Uuid,
-    joined_at: DateTime<Utc>,
 }
 
 #[derive(Clone)]
@@ -51,10 +50,11 @@ impl ChatRepository for PgChatRepository {
         let chat_row = ChatRow::from(chat);
         let member_rows: Vec<MemberRow> = distinct_in_order(members)
             .into_iter()
+            // joined_at is the database's now(), as for later members, so
+            // `memberships_since` compares times of one clock.
             .map(|user| MemberRow {
                 chat_id: chat_row.id,
                 user_id: *user.as_uuid(),
-                joined_at: chat.created_at,
             })
             .collect();
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -141,6 +141,39 @@ impl ChatRepository for PgChatRepository {
             .await
             .map_err(query_error)?;
         convert_all(rows)
+    }
+
+    #[tracing::instrument(skip(self, users), fields(users = users.len()))]
+    async fn memberships_since(
+        &self,
+        users: &[UserId],
+        since: DateTime<Utc>,
+    ) -> PortResult<Memberships> {
+        let ids: Vec<Uuid> = users.iter().map(|u| *u.as_uuid()).collect();
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let as_of: DateTime<Utc> =
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Timestamptz>("now()"))
+                .get_result(&mut conn)
+                .await
+                .map_err(query_error)?;
+        let rows: Vec<(Uuid, Uuid)> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            chat_members::table
+                .filter(chat_members::user_id.eq_any(&ids))
+                .filter(chat_members::joined_at.ge(since))
+                .select((chat_members::user_id, chat_members::chat_id))
+                .load(&mut conn)
+                .await
+                .map_err(query_error)?
+        };
+        Ok(Memberships {
+            added: rows
+                .into_iter()
+                .map(|(user, chat)| (UserId::from(user), ChatId::from(chat)))
+                .collect(),
+            as_of,
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 use webchat_domain::{
-    Chat, ChatName, ClientMsgId, DisplayName, Message, MessageContent, NewMessage, User, Username,
+    Chat, ChatName, ClientMsgId, DisplayName, Message, MessageContent, User, Username,
 };
 use webchat_ports::{PortError, PortResult};
 
@@ -84,7 +84,7 @@ impl TryFrom<ChatRow> for Chat {
     }
 }
 
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct MessageRow {
     pub id: Uuid,
@@ -96,14 +96,19 @@ pub(crate) struct MessageRow {
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub pinned_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<MessageRow> for Message {
     type Error = PortError;
     fn try_from(r: MessageRow) -> PortResult<Self> {
-        let content = MessageContent::parse(&r.content)
-            .map_err(|e| corrupt("message", r.id, e))?
-            .into_inner();
+        // A tombstone's content is empty on purpose; a live one must be valid.
+        let content = match r.deleted_at {
+            Some(_) => String::new(),
+            None => MessageContent::parse(&r.content)
+                .map_err(|e| corrupt("message", r.id, e))?
+                .into_inner(),
+        };
         let client_msg_id = r
             .client_msg_id
             .as_deref()
@@ -121,33 +126,6 @@ impl TryFrom<MessageRow> for Message {
             edited_at: r.edited_at,
             pinned_at: r.pinned_at,
         })
-    }
-}
-
-/// A message row about to be inserted, once its seq is known.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct NewMessageRow<'a> {
-    pub id: Uuid,
-    pub chat_id: Uuid,
-    pub sender_id: Uuid,
-    pub content: &'a str,
-    pub seq: i64,
-    pub client_msg_id: Option<&'a str>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl<'a> NewMessageRow<'a> {
-    pub fn new(m: &'a NewMessage, seq: i64) -> Self {
-        Self {
-            id: *m.id.as_uuid(),
-            chat_id: *m.chat_id.as_uuid(),
-            sender_id: *m.sender_id.as_uuid(),
-            content: m.content.as_str(),
-            seq,
-            client_msg_id: m.client_msg_id.as_ref().map(|c| c.as_str()),
-            created_at: m.created_at,
-        }
     }
 }
 

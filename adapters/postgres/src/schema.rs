@@ -19,6 +19,16 @@ diesel::table! {
         created_by -> Uuid,
         created_at -> Timestamptz,
         last_seq -> Int8,
+        last_pts -> Int8,
+    }
+}
+
+diesel::table! {
+    chat_changes (chat_id, pts) {
+        chat_id -> Uuid,
+        pts -> Int8,
+        kind -> Int2,
+        message_id -> Uuid,
     }
 }
 
@@ -42,10 +52,12 @@ diesel::table! {
         created_at -> Timestamptz,
         edited_at -> Nullable<Timestamptz>,
         pinned_at -> Nullable<Timestamptz>,
+        deleted_at -> Nullable<Timestamptz>,
     }
 }
 
 diesel::joinable!(chat_members -> chats (chat_id));
 diesel::joinable!(messages -> chats (chat_id));
+diesel::joinable!(chat_changes -> chats (chat_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, chats, chat_members, messages);
+diesel::allow_tables_to_appear_in_same_query!(users, chats, chat_members, messages, chat_changes);

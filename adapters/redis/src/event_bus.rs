@@ -62,4 +62,10 @@ impl EventBus for RedisEventBus {
         };
         Ok(self.backend.pubsub().subscribe(channel, capacity).await)
     }
+
+    /// After every (re)connection of the pub/sub link: what was published while it
+    /// was down never reached this process's subscribers.
+    fn reconnects(&self) -> futures::stream::BoxStream<'static, ()> {
+        self.backend.pubsub().attached_notices()
+    }
 }

@@ -77,6 +77,9 @@ pub(crate) struct PubSubLink {
     /// until then a subscriber waits for it rather than go local-only and miss
     /// what other processes publish in a freshly started process's first moments.
     settled: watch::Sender<bool>,
+    /// Told each time a connection is attached: events published while there was
+    /// none (or on the old one after it failed) never reached this process.
+    attaches: broadcast::Sender<()>,
 }
 
 impl PubSubLink {
@@ -89,6 +92,7 @@ impl PubSubLink {
             generations: AtomicU64::new(0),
             broken: watch::channel(0).0,
             settled: watch::channel(false).0,
+            attaches: broadcast::channel(4).0,
         }
     }
 
@@ -166,13 +170,20 @@ impl PubSubLink {
             .filter_map(move |item| {
                 let subscription = &guard;
                 futures::future::ready(match item {
-                    Ok(event) => Some(Arc::unwrap_or_clone(event)),
+                    Ok(event) => Some(event),
                     Err(BroadcastStreamRecvError::Lagged(missed)) => {
                         tracing::warn!(channel = %subscription.channel, missed, "event subscriber lagged; events dropped");
                         None
                     }
                 })
             })
+            .boxed()
+    }
+
+    /// A notice per attached connection (see `EventBus::reconnects`).
+    pub(crate) fn attached_notices(&self) -> futures::stream::BoxStream<'static, ()> {
+        BroadcastStream::new(self.attaches.subscribe())
+            .filter_map(|notice| futures::future::ready(notice.ok()))
             .boxed()
     }
 
@@ -216,6 +227,8 @@ impl PubSubLink {
         let generation = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
         *attached = Some(Attached { sink, generation });
         self.alive.store(true, Ordering::SeqCst);
+        // An error only means nobody listens for reconnects.
+        let _ = self.attaches.send(());
         Ok((generation, channels.len()))
     }
 

@@ -123,6 +123,9 @@ impl EventBus for AcrossProcesses {
     async fn subscribe(&self, topic: &Topic) -> PortResult<EventStream> {
         self.subscriber.subscribe(topic).await
     }
+    fn reconnects(&self) -> futures::stream::BoxStream<'static, ()> {
+        self.subscriber.reconnects()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

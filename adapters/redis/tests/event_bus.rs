@@ -18,10 +18,11 @@ fn typing(chat: ChatId) -> Event {
 }
 
 async fn next(stream: &mut EventStream) -> Event {
-    tokio::time::timeout(Duration::from_secs(3), stream.next())
+    let event = tokio::time::timeout(Duration::from_secs(3), stream.next())
         .await
         .expect("an event within 3 s")
-        .expect("stream open")
+        .expect("stream open");
+    std::sync::Arc::unwrap_or_clone(event)
 }
 
 async fn nothing_more(stream: &mut EventStream) {

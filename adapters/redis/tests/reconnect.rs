@@ -36,10 +36,11 @@ async fn until(what: &str, within: Duration, check: impl Fn() -> bool) {
 }
 
 async fn next(stream: &mut EventStream) -> Event {
-    tokio::time::timeout(Duration::from_secs(3), stream.next())
+    let event = tokio::time::timeout(Duration::from_secs(3), stream.next())
         .await
         .expect("an event within 3 s")
-        .expect("stream open")
+        .expect("stream open");
+    std::sync::Arc::unwrap_or_clone(event)
 }
 
 fn typing(chat: ChatId) -> Event {

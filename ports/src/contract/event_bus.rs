@@ -59,7 +59,7 @@ async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<T> {
 /// The stream's next event; panics naming `behaviour` when none comes in time.
 async fn next(stream: &mut EventStream, behaviour: &str) -> Event {
     match within(PATIENCE, stream.next()).await {
-        Some(Some(event)) => event,
+        Some(Some(event)) => Arc::unwrap_or_clone(event),
         Some(None) => panic!("{behaviour}: the subscription ended"),
         None => panic!("{behaviour}: no event within {PATIENCE:?}"),
     }

@@ -148,11 +148,7 @@ impl Connection {
                 Vec::new()
             }
         };
-        for chat in &chats {
-            if let Err(e) = self.gateway.registry.join(conn, *chat).await {
-                tracing::warn!(error = %e, %chat, "cannot subscribe socket to chat");
-            }
-        }
+        self.gateway.registry.join_all(conn, &chats).await;
         uc.presence
             .connect_with_chats(self.user, &self.socket_id, chats)
             .await;

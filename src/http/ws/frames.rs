@@ -1,11 +1,12 @@
 //! What each client frame does. Every frame gets at most one direct reply (an
 //! `ack`, `joined`, `pong` or `error` frame); refusals never close the socket.
 
-use webchat_domain::ChatId;
+use webchat_domain::{ChatHead, ChatId};
 
 use super::connection::Connection;
 use super::protocol::{self, ClientFrame, FrameError, ServerFrame};
 use super::registry::ConnId;
+use crate::usecase::message::Recovery;
 use crate::usecase::throttle::{PolicyName, SEND_ROUTE};
 use crate::usecase::AppResult;
 
@@ -30,12 +31,16 @@ impl Connection {
         };
         match frame {
             ClientFrame::Ping => Some(ServerFrame::Pong.render()),
-            ClientFrame::Join { chat_id, since_seq } => {
-                Some(match self.join(conn, chat_id, since_seq).await {
-                    Ok(missed) => ServerFrame::joined(chat_id, &missed).render(),
-                    Err(e) => refused(&e, Some(chat_id), None),
-                })
-            }
+            ClientFrame::Join {
+                chat_id,
+                since_seq,
+                since_pts,
+            } => Some(match self.join(conn, chat_id, since_seq, since_pts).await {
+                Ok((recovery, position)) => {
+                    ServerFrame::joined(chat_id, &recovery, position).render()
+                }
+                Err(e) => refused(&e, Some(chat_id), None),
+            }),
             ClientFrame::Leave { chat_id } => {
                 self.gateway.registry.leave(conn, chat_id).await;
                 None
@@ -59,22 +64,29 @@ impl Connection {
         }
     }
 
-    /// Subscribes the socket to a chat it belongs to, and recovers what it missed.
+    /// Puts the socket in a chat it belongs to and recovers what it missed up to
+    /// its position there (what follows arrives live).
     async fn join(
         &self,
         conn: ConnId,
         chat_id: ChatId,
         since_seq: Option<i64>,
-    ) -> AppResult<Vec<webchat_domain::Message>> {
+        since_pts: Option<i64>,
+    ) -> AppResult<(Recovery, Option<ChatHead>)> {
         let uc = &self.gateway.uc;
         uc.chats.ensure_member(self.user, chat_id).await?;
-        if let Err(e) = self.gateway.registry.join(conn, chat_id).await {
-            tracing::warn!(error = %e, "event bus unavailable on join");
-        }
-        match since_seq {
-            Some(seq) => uc.messages.since(self.user, chat_id, seq).await,
-            None => Ok(Vec::new()),
-        }
+        let position = match self.gateway.registry.join(conn, chat_id).await {
+            Ok(position) => position,
+            Err(e) => {
+                tracing::warn!(error = %e, "event bus unavailable on join");
+                None
+            }
+        };
+        let recovery = uc
+            .messages
+            .recover(self.user, chat_id, since_seq, since_pts, position)
+            .await?;
+        Ok((recovery, position))
     }
 
     /// The REST send's use case, counted against the same per-user limit.

@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
-use webchat_domain::{Chat, ChatId, Event, Message, MessageId, PresenceStatus, UserId};
+use webchat_domain::{Chat, ChatHead, ChatId, Event, Message, MessageId, PresenceStatus, UserId};
 
 use crate::http::error::log_server_error;
+use crate::usecase::message::Recovery;
 use crate::usecase::AppError;
 
 /// Largest text frame handled (docs/protocol.md); larger ones get an error frame.
@@ -16,6 +17,7 @@ pub enum ClientFrame {
     Join {
         chat_id: ChatId,
         since_seq: Option<i64>,
+        since_pts: Option<i64>,
     },
     Leave {
         chat_id: ChatId,
@@ -83,6 +85,7 @@ struct RawFrame {
     kind: String,
     chat_id: Option<String>,
     since_seq: Option<i64>,
+    since_pts: Option<i64>,
     content: Option<String>,
     client_msg_id: Option<String>,
     status: Option<String>,
@@ -111,6 +114,7 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
         "join" => ClientFrame::Join {
             chat_id: chat_id(&raw)?,
             since_seq: raw.since_seq,
+            since_pts: raw.since_pts,
         },
         "leave" => ClientFrame::Leave {
             chat_id: chat_id(&raw)?,
@@ -158,6 +162,16 @@ pub enum ServerFrame<'a> {
         chat_id: ChatId,
         missed: Vec<MessageJson<'a>>,
         has_more: bool,
+        /// The socket's position: later messages and changes arrive live.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
+        /// Where the client's change cursor stands once it applied this frame.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pts: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        changes: Option<Vec<ServerFrame<'a>>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        changes_has_more: Option<bool>,
     },
     #[serde(rename = "ack")]
     Ack {
@@ -181,26 +195,31 @@ pub enum ServerFrame<'a> {
     MessageCreated {
         chat_id: ChatId,
         message: MessageJson<'a>,
+        pts: i64,
     },
     #[serde(rename = "message.updated")]
     MessageUpdated {
         chat_id: ChatId,
         message: MessageJson<'a>,
+        pts: i64,
     },
     #[serde(rename = "message.deleted")]
     MessageDeleted {
         chat_id: ChatId,
         message: MessageJson<'a>,
+        pts: i64,
     },
     #[serde(rename = "message.pinned")]
     MessagePinned {
         chat_id: ChatId,
         message: MessageJson<'a>,
+        pts: i64,
     },
     #[serde(rename = "message.unpinned")]
     MessageUnpinned {
         chat_id: ChatId,
         message: MessageJson<'a>,
+        pts: i64,
     },
     #[serde(rename = "typing")]
     Typing { chat_id: ChatId, user_id: UserId },
@@ -214,23 +233,60 @@ pub enum ServerFrame<'a> {
 }
 
 impl<'a> ServerFrame<'a> {
-    /// The frame for a recovery: `missed` oldest first, cut at [`MAX_JOINED_BYTES`].
-    pub fn joined(chat_id: ChatId, missed: &'a [Message]) -> Self {
+    /// The frame for a recovery: `missed` oldest first, then the `changes`, both cut
+    /// at [`MAX_JOINED_BYTES`] in all (`has_more` / `changes_has_more` then say so,
+    /// and `pts` stops at the last change included).
+    pub fn joined(chat_id: ChatId, recovery: &'a Recovery, position: Option<ChatHead>) -> Self {
         let mut budget = MAX_JOINED_BYTES;
-        let mut included = Vec::new();
-        for m in missed {
+        let mut fits = |size: usize| {
+            let fit = size <= budget;
+            if fit {
+                budget -= size;
+            }
+            fit
+        };
+        let mut missed = Vec::new();
+        for m in &recovery.missed {
             let json = MessageJson(m);
-            let size = serde_json::to_vec(&json).map_or(usize::MAX, |v| v.len());
-            if size > budget {
+            if !fits(serde_json::to_vec(&json).map_or(usize::MAX, |v| v.len())) {
                 break;
             }
-            budget -= size;
-            included.push(json);
+            missed.push(json);
+        }
+        let has_more = recovery.has_more || missed.len() < recovery.missed.len();
+        let mut pts = position.map(|p| p.pts);
+        let mut changes = None;
+        let mut changes_has_more = None;
+        if let Some(until) = recovery.changes_until {
+            let mut included = Vec::new();
+            let mut last_pts = None;
+            for event in &recovery.changes {
+                let Some(frame) = ServerFrame::from_event(event) else {
+                    continue;
+                };
+                if !fits(serde_json::to_vec(&frame).map_or(usize::MAX, |v| v.len())) {
+                    break;
+                }
+                last_pts = event.pts();
+                included.push(frame);
+            }
+            let cut = included.len() < recovery.changes.len();
+            pts = Some(match (cut, last_pts) {
+                (false, _) => until,
+                (true, Some(last)) => last,
+                (true, None) => recovery.changes_since.unwrap_or(until),
+            });
+            changes_has_more = Some(cut || recovery.changes_has_more);
+            changes = Some(included);
         }
         ServerFrame::Joined {
             chat_id,
-            has_more: included.len() < missed.len(),
-            missed: included,
+            missed,
+            has_more,
+            seq: position.map(|p| p.seq),
+            pts,
+            changes,
+            changes_has_more,
         }
     }
 
@@ -245,27 +301,51 @@ impl<'a> ServerFrame<'a> {
     /// registry, from the event's chat and members).
     pub fn from_event(event: &'a Event) -> Option<Self> {
         Some(match event {
-            Event::MessageCreated { chat_id, message } => ServerFrame::MessageCreated {
+            Event::MessageCreated {
+                chat_id,
+                message,
+                pts,
+            } => ServerFrame::MessageCreated {
                 chat_id: *chat_id,
                 message: MessageJson(message),
+                pts: *pts,
             },
-            Event::MessageUpdated { chat_id, message } => ServerFrame::MessageUpdated {
+            Event::MessageUpdated {
+                chat_id,
+                message,
+                pts,
+            } => ServerFrame::MessageUpdated {
                 chat_id: *chat_id,
                 message: MessageJson(message),
+                pts: *pts,
             },
             Event::MessageDeleted {
-                chat_id, message, ..
+                chat_id,
+                message,
+                pts,
+                ..
             } => ServerFrame::MessageDeleted {
                 chat_id: *chat_id,
                 message: MessageJson(message),
+                pts: *pts,
             },
-            Event::MessagePinned { chat_id, message } => ServerFrame::MessagePinned {
+            Event::MessagePinned {
+                chat_id,
+                message,
+                pts,
+            } => ServerFrame::MessagePinned {
                 chat_id: *chat_id,
                 message: MessageJson(message),
+                pts: *pts,
             },
-            Event::MessageUnpinned { chat_id, message } => ServerFrame::MessageUnpinned {
+            Event::MessageUnpinned {
+                chat_id,
+                message,
+                pts,
+            } => ServerFrame::MessageUnpinned {
                 chat_id: *chat_id,
                 message: MessageJson(message),
+                pts: *pts,
             },
             Event::Typing { chat_id, user_id } => ServerFrame::Typing {
                 chat_id: *chat_id,
@@ -450,7 +530,8 @@ mod tests {
             .unwrap(),
             ClientFrame::Join {
                 chat_id: chat,
-                since_seq: Some(3)
+                since_seq: Some(3),
+                since_pts: None,
             }
         );
         assert_eq!(parse(r#"{"type":"ping"}"#).unwrap(), ClientFrame::Ping);
@@ -508,8 +589,13 @@ mod tests {
             edited_at: None,
             pinned_at: None,
         };
+        let recovery = |missed: &[Message]| Recovery {
+            missed: missed.to_vec(),
+            ..Recovery::default()
+        };
         let backlog: Vec<Message> = (1..=300).map(message).collect();
-        let frame = ServerFrame::joined(chat, &backlog).render();
+        let all = recovery(&backlog);
+        let frame = ServerFrame::joined(chat, &all, None).render();
         assert!(
             frame.len() <= MAX_JOINED_BYTES + 1024,
             "{} bytes",
@@ -520,7 +606,8 @@ mod tests {
         let missed = v["missed"].as_array().unwrap();
         assert!(!missed.is_empty() && missed.len() < 300);
         assert_eq!(missed[0]["seq"], 1, "oldest first, from the start");
-        let short = ServerFrame::joined(chat, &backlog[..3]).render();
+        let three = recovery(&backlog[..3]);
+        let short = ServerFrame::joined(chat, &three, None).render();
         let v: Value = serde_json::from_str(&short).unwrap();
         assert_eq!(
             (

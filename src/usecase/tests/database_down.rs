@@ -5,8 +5,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use webchat_domain::{Chat, ChatId, Message, MessageContent, MessageId, NewMessage, UserId};
-use webchat_ports::{ChatRepository, InsertOutcome, MessageRepository, PortError, PortResult};
+use webchat_domain::{
+    Chat, ChatHead, ChatId, Message, MessageContent, MessageId, NewMessage, UserId,
+};
+use webchat_ports::{
+    ChangePage, Changed, ChatRepository, InsertOutcome, Memberships, MessageRepository, PortError,
+    PortResult,
+};
 
 use super::message::Room;
 use super::Fixture;
@@ -54,6 +59,14 @@ impl ChatRepository for Switchable {
         self.check()?;
         self.chats.chats_for_user(user).await
     }
+    async fn memberships_since(
+        &self,
+        users: &[UserId],
+        since: DateTime<Utc>,
+    ) -> PortResult<Memberships> {
+        self.check()?;
+        self.chats.memberships_since(users, since).await
+    }
 }
 
 #[async_trait]
@@ -84,11 +97,11 @@ impl MessageRepository for Switchable {
         id: MessageId,
         content: &MessageContent,
         at: DateTime<Utc>,
-    ) -> PortResult<Option<Message>> {
+    ) -> PortResult<Option<Changed>> {
         self.check()?;
         self.messages.update_content(id, content, at).await
     }
-    async fn delete(&self, id: MessageId) -> PortResult<Option<Message>> {
+    async fn delete(&self, id: MessageId) -> PortResult<Option<Changed>> {
         self.check()?;
         self.messages.delete(id).await
     }
@@ -96,13 +109,26 @@ impl MessageRepository for Switchable {
         &self,
         id: MessageId,
         at: Option<DateTime<Utc>>,
-    ) -> PortResult<Option<Message>> {
+    ) -> PortResult<Option<Changed>> {
         self.check()?;
         self.messages.set_pinned(id, at).await
     }
     async fn pinned(&self, chat: ChatId) -> PortResult<Vec<Message>> {
         self.check()?;
         self.messages.pinned(chat).await
+    }
+    async fn changes_since(
+        &self,
+        chat: ChatId,
+        after: i64,
+        limit: usize,
+    ) -> PortResult<ChangePage> {
+        self.check()?;
+        self.messages.changes_since(chat, after, limit).await
+    }
+    async fn heads(&self, chats: &[ChatId]) -> PortResult<Vec<ChatHead>> {
+        self.check()?;
+        self.messages.heads(chats).await
     }
 }
 

@@ -53,7 +53,11 @@ async fn a_cache_that_is_down_is_bypassed_and_answers_stay_right() {
         .await
         .unwrap();
     assert_eq!(page, vec![sent[1].clone()]);
-    assert_eq!(m.since(room.bob, room.chat, 2).await.unwrap(), sent[2..]);
+    let recovered = m
+        .recover(room.bob, room.chat, Some(2), None, None)
+        .await
+        .unwrap();
+    assert_eq!(recovered.missed, sent[2..]);
 
     let edited = m.edit(room.alice, sent[0].id, "changed").await.unwrap();
     assert_eq!(edited.content, "changed");

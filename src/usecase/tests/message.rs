@@ -118,7 +118,10 @@ async fn only_members_send_and_read() {
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Forbidden), "{err:?}");
-    let err = m.since(room.eve, room.chat, 0).await.unwrap_err();
+    let err = m
+        .recover(room.eve, room.chat, Some(0), None, None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, AppError::Forbidden), "{err:?}");
     let err = m.get(room.eve, sent.id).await.unwrap_err();
     assert!(matches!(err, AppError::Forbidden), "{err:?}");
@@ -165,6 +168,7 @@ async fn a_repeated_client_msg_id_returns_the_first_message_and_announces_once()
         Event::MessageCreated {
             chat_id: room.chat,
             message: first.clone(),
+            pts: 1,
         }
     );
     room.fx.assert_quiet(&mut events, &topic).await;
@@ -260,16 +264,15 @@ async fn history_pages_across_the_recent_window() {
 }
 
 #[tokio::test]
-async fn since_returns_later_messages_oldest_first() {
+async fn recovery_returns_later_messages_oldest_first() {
     let room = Room::new().await;
     room.send_many(6).await;
     let m = &room.fx.app.messages;
-    let later = m.since(room.bob, room.chat, 3).await.unwrap();
-    assert_eq!(seqs(&later), vec![4, 5, 6]);
-    assert_eq!(later[0].content, "m4");
-    assert_eq!(
-        seqs(&m.since(room.bob, room.chat, 0).await.unwrap()).len(),
-        6
-    );
-    assert!(m.since(room.bob, room.chat, 6).await.unwrap().is_empty());
+    let since = |seq| m.recover(room.bob, room.chat, Some(seq), None, None);
+    let later = since(3).await.unwrap();
+    assert_eq!(seqs(&later.missed), vec![4, 5, 6]);
+    assert_eq!(later.missed[0].content, "m4");
+    assert!(!later.has_more);
+    assert_eq!(since(0).await.unwrap().missed.len(), 6);
+    assert!(since(6).await.unwrap().missed.is_empty());
 }

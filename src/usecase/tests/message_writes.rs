@@ -39,6 +39,7 @@ async fn only_the_author_edits_and_the_edit_is_announced() {
         Event::MessageUpdated {
             chat_id: room.chat,
             message: edited.clone(),
+            pts: 2,
         }
     );
     assert_eq!(m.get(room.bob, sent.id).await.unwrap(), edited);
@@ -66,6 +67,7 @@ async fn only_the_author_deletes_and_the_message_is_gone() {
             chat_id: room.chat,
             message_id: target.id,
             message: target.clone(),
+            pts: 4,
         }
     );
     let err = m.get(room.alice, target.id).await.unwrap_err();
@@ -109,6 +111,7 @@ async fn members_pin_and_pinned_lists_the_newest_pin_first() {
         Event::MessagePinned {
             chat_id: room.chat,
             message: first.clone(),
+            pts: 4,
         }
     );
     advance(&room.fx.clock, 5);
@@ -133,6 +136,7 @@ async fn members_pin_and_pinned_lists_the_newest_pin_first() {
         Event::MessageUnpinned {
             chat_id: room.chat,
             message: unpinned.clone(),
+            pts: 7,
         }
     );
     let pinned = m.pinned(room.alice, room.chat).await.unwrap();

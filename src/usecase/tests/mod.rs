@@ -158,10 +158,11 @@ impl Fixture {
 
 /// The next event, failing the test after a second.
 pub(super) async fn next(events: &mut EventStream) -> Event {
-    tokio::time::timeout(Duration::from_secs(1), events.next())
+    let event = tokio::time::timeout(Duration::from_secs(1), events.next())
         .await
         .expect("no event within a second")
-        .expect("event stream ended")
+        .expect("event stream ended");
+    Arc::unwrap_or_clone(event)
 }
 
 pub(super) fn advance(clock: &ManualClock, secs: u64) {

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
-use webchat_domain::{ChatId, Message, MessageContent, MessageId, NewMessage};
-use webchat_ports::{InsertOutcome, MessageRepository, PortResult};
+use webchat_domain::{ChatHead, ChatId, Message, MessageContent, MessageId, NewMessage};
+use webchat_ports::{ChangePage, Changed, InsertOutcome, MessageRepository, PortResult};
 
 use super::message::{seqs, Room};
 use super::Fixture;
@@ -88,22 +88,33 @@ impl MessageRepository for Gated {
         id: MessageId,
         content: &MessageContent,
         at: DateTime<Utc>,
-    ) -> PortResult<Option<Message>> {
+    ) -> PortResult<Option<Changed>> {
         self.inner.update_content(id, content, at).await
     }
-    async fn delete(&self, id: MessageId) -> PortResult<Option<Message>> {
+    async fn delete(&self, id: MessageId) -> PortResult<Option<Changed>> {
         self.inner.delete(id).await
     }
     async fn set_pinned(
         &self,
         id: MessageId,
         at: Option<DateTime<Utc>>,
-    ) -> PortResult<Option<Message>> {
+    ) -> PortResult<Option<Changed>> {
         let r = self.inner.set_pinned(id, at).await;
         self.pass(Call::SetPinned, r).await
     }
     async fn pinned(&self, chat: ChatId) -> PortResult<Vec<Message>> {
         self.inner.pinned(chat).await
+    }
+    async fn changes_since(
+        &self,
+        chat: ChatId,
+        after: i64,
+        limit: usize,
+    ) -> PortResult<ChangePage> {
+        self.inner.changes_since(chat, after, limit).await
+    }
+    async fn heads(&self, chats: &[ChatId]) -> PortResult<Vec<ChatHead>> {
+        self.inner.heads(chats).await
     }
 }
 

@@ -1,21 +1,28 @@
-//! Messages in PostgreSQL: the source of truth for history and per-chat `seq`.
+//! Messages in PostgreSQL: the source of truth for history, per-chat `seq` and the
+//! change sequence (`pts`) with its log.
 
 #[cfg(test)]
 mod plan_tests;
 mod queries;
+mod writes;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::DatabaseErrorKind;
+use diesel::sql_types::{BigInt, Nullable, SmallInt, Uuid as SqlUuid};
 use diesel_async::pooled_connection::bb8::Pool;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use webchat_domain::{ChatId, Message, MessageContent, MessageId, NewMessage};
-use webchat_ports::{InsertOutcome, MessageRepository, PortError, PortResult};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+use webchat_domain::{
+    ChangeKind, ChatChange, ChatHead, ChatId, Message, MessageContent, MessageId, NewMessage,
+};
+use webchat_ports::{ChangePage, Changed, InsertOutcome, MessageRepository, PortError, PortResult};
 
 use crate::error::{pool_error, query_error, violated_constraint, IDEMPOTENCY_KEY};
-use crate::rows::{convert_all, MessageRow, NewMessageRow};
+use crate::rows::{convert_all, MessageRow};
 use crate::schema::{chats, messages};
+use writes::{MessageWithPts, Update};
 
 #[derive(Clone)]
 pub struct PgMessageRepository {
@@ -26,13 +33,14 @@ impl PgMessageRepository {
     pub(crate) fn new(pool: Pool<AsyncPgConnection>) -> Self {
         Self { pool }
     }
-}
 
-/// What the insert transaction found or did.
-enum Insert {
-    Created(MessageRow),
-    AlreadySent(MessageRow),
-    NoSuchChat,
+    async fn update(&self, id: MessageId, update: Update<'_>) -> PortResult<Option<Changed>> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let row = writes::update(&mut conn, *id.as_uuid(), update)
+            .await
+            .map_err(query_error)?;
+        row.map(changed).transpose()
+    }
 }
 
 fn limit_of(limit: usize) -> i64 {
@@ -43,10 +51,17 @@ fn one(row: Option<MessageRow>) -> PortResult<Option<Message>> {
     row.map(Message::try_from).transpose()
 }
 
+fn changed(row: MessageWithPts) -> PortResult<Changed> {
+    Ok(Changed {
+        message: Message::try_from(row.message)?,
+        pts: row.pts,
+    })
+}
+
 async fn find_sent(
     conn: &mut AsyncPgConnection,
     message: &NewMessage,
-) -> Result<Option<MessageRow>, DieselError> {
+) -> Result<Option<MessageRow>, diesel::result::Error> {
     let Some(key) = &message.client_msg_id else {
         return Ok(None);
     };
@@ -60,36 +75,20 @@ async fn find_sent(
     .optional()
 }
 
-/// One transaction: the idempotency lookup, then the chat row's `last_seq + 1` (its
-/// row lock makes concurrent senders to one chat, in any process, take turns), then
-/// the insert. A failure rolls the increment back, so seqs stay gapless.
-async fn insert_in_transaction(
-    conn: &mut AsyncPgConnection,
-    message: &NewMessage,
-) -> Result<Insert, DieselError> {
-    conn.transaction::<_, DieselError, _>(async |conn| {
-        if let Some(existing) = find_sent(conn, message).await? {
-            return Ok(Insert::AlreadySent(existing));
-        }
-        let seq: Option<i64> = diesel::update(chats::table.find(message.chat_id.as_uuid()))
-            .set(chats::last_seq.eq(chats::last_seq + 1))
-            .returning(chats::last_seq)
-            .get_result(conn)
-            .await
-            .optional()?;
-        let Some(seq) = seq else {
-            return Ok(Insert::NoSuchChat);
-        };
-        // The stored row is returned (not the input) so callers see timestamps at the
-        // database's microsecond precision, exactly as later reads will.
-        let row = diesel::insert_into(messages::table)
-            .values(NewMessageRow::new(message, seq))
-            .returning(MessageRow::as_returning())
-            .get_result(conn)
-            .await?;
-        Ok(Insert::Created(row))
-    })
-    .await
+/// One entry of a change page: the chat's head on every row (one snapshot), the
+/// change and its message when the chat has changes in the range.
+#[derive(Debug, QueryableByName)]
+struct ChangeRow {
+    #[diesel(sql_type = BigInt)]
+    last_seq: i64,
+    #[diesel(sql_type = BigInt)]
+    last_pts: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pts: Option<i64>,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    kind: Option<i16>,
+    #[diesel(embed)]
+    message: Option<MessageRow>,
 }
 
 #[async_trait]
@@ -97,10 +96,13 @@ impl MessageRepository for PgMessageRepository {
     #[tracing::instrument(skip(self, message), fields(message_id = %message.id, chat_id = %message.chat_id))]
     async fn insert(&self, message: NewMessage) -> PortResult<InsertOutcome> {
         let mut conn = self.pool.get().await.map_err(pool_error)?;
-        let (row, created) = match insert_in_transaction(&mut conn, &message).await {
-            Ok(Insert::Created(row)) => (row, true),
-            Ok(Insert::AlreadySent(row)) => (row, false),
-            Ok(Insert::NoSuchChat) => return Err(PortError::NotFound),
+        match writes::insert(&mut conn, &message).await {
+            Ok(Some(row)) => Ok(InsertOutcome {
+                created: row.pts > 0,
+                pts: row.pts,
+                message: Message::try_from(row.message)?,
+            }),
+            Ok(None) => Err(PortError::NotFound),
             Err(e)
                 if violated_constraint(&e)
                     == Some((&DatabaseErrorKind::UniqueViolation, IDEMPOTENCY_KEY)) =>
@@ -111,14 +113,14 @@ impl MessageRepository for PgMessageRepository {
                 let existing = find_sent(&mut conn, &message).await.map_err(query_error)?;
                 // Gone again only if it was deleted in between: report the clash.
                 let row = existing.ok_or_else(|| query_error(e))?;
-                (row, false)
+                Ok(InsertOutcome {
+                    message: Message::try_from(row)?,
+                    created: false,
+                    pts: 0,
+                })
             }
-            Err(e) => return Err(query_error(e)),
-        };
-        Ok(InsertOutcome {
-            message: Message::try_from(row)?,
-            created,
-        })
+            Err(e) => Err(query_error(e)),
+        }
     }
 
     #[tracing::instrument(skip(self))]
@@ -126,6 +128,7 @@ impl MessageRepository for PgMessageRepository {
         let mut conn = self.pool.get().await.map_err(pool_error)?;
         let row = messages::table
             .find(id.as_uuid())
+            .filter(messages::deleted_at.is_null())
             .select(MessageRow::as_select())
             .first(&mut conn)
             .await
@@ -176,32 +179,17 @@ impl MessageRepository for PgMessageRepository {
         id: MessageId,
         content: &MessageContent,
         edited_at: DateTime<Utc>,
-    ) -> PortResult<Option<Message>> {
-        let mut conn = self.pool.get().await.map_err(pool_error)?;
-        let row = diesel::update(messages::table.find(id.as_uuid()))
-            .set((
-                messages::content.eq(content.as_str()),
-                messages::edited_at.eq(Some(edited_at)),
-            ))
-            .returning(MessageRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .map_err(query_error)?;
-        one(row)
+    ) -> PortResult<Option<Changed>> {
+        let update = Update::Content {
+            content: content.as_str(),
+            edited_at,
+        };
+        self.update(id, update).await
     }
 
     #[tracing::instrument(skip(self))]
-    async fn delete(&self, id: MessageId) -> PortResult<Option<Message>> {
-        let mut conn = self.pool.get().await.map_err(pool_error)?;
-        // A hard delete; chats.last_seq is untouched, so the seq is never reused.
-        let row = diesel::delete(messages::table.find(id.as_uuid()))
-            .returning(MessageRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .map_err(query_error)?;
-        one(row)
+    async fn delete(&self, id: MessageId) -> PortResult<Option<Changed>> {
+        self.update(id, Update::Delete).await
     }
 
     #[tracing::instrument(skip(self))]
@@ -209,16 +197,8 @@ impl MessageRepository for PgMessageRepository {
         &self,
         id: MessageId,
         pinned_at: Option<DateTime<Utc>>,
-    ) -> PortResult<Option<Message>> {
-        let mut conn = self.pool.get().await.map_err(pool_error)?;
-        let row = diesel::update(messages::table.find(id.as_uuid()))
-            .set(messages::pinned_at.eq(pinned_at))
-            .returning(MessageRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .map_err(query_error)?;
-        one(row)
+    ) -> PortResult<Option<Changed>> {
+        self.update(id, Update::Pinned(pinned_at)).await
     }
 
     #[tracing::instrument(skip(self))]
@@ -229,5 +209,79 @@ impl MessageRepository for PgMessageRepository {
             .await
             .map_err(query_error)?;
         convert_all(rows)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn changes_since(
+        &self,
+        chat: ChatId,
+        after_pts: i64,
+        limit: usize,
+    ) -> PortResult<ChangePage> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        // One statement, one snapshot: the head and the changes agree.
+        let rows: Vec<ChangeRow> = diesel::sql_query(
+            "SELECT h.last_seq, h.last_pts, c.pts, c.kind, m.id, m.chat_id, m.sender_id, \
+                    m.content, m.seq, m.client_msg_id, m.created_at, m.edited_at, \
+                    m.pinned_at, m.deleted_at \
+             FROM chats h \
+             LEFT JOIN LATERAL ( \
+                 SELECT pts, kind, message_id FROM chat_changes \
+                 WHERE chat_id = h.id AND pts > $2 ORDER BY pts LIMIT $3 \
+             ) c ON true \
+             LEFT JOIN messages m ON m.id = c.message_id \
+             WHERE h.id = $1 \
+             ORDER BY c.pts",
+        )
+        .bind::<SqlUuid, _>(chat.as_uuid())
+        .bind::<BigInt, _>(after_pts)
+        .bind::<BigInt, _>(limit_of(limit))
+        .load(&mut conn)
+        .await
+        .map_err(query_error)?;
+        let mut page = ChangePage::default();
+        for row in rows {
+            page.head = ChatHead {
+                seq: row.last_seq,
+                pts: row.last_pts,
+            };
+            let (Some(pts), Some(kind), Some(message)) = (row.pts, row.kind, row.message) else {
+                continue;
+            };
+            let kind = ChangeKind::from_code(kind)
+                .ok_or_else(|| PortError::Corrupt(format!("change kind {kind}")))?;
+            let deleted = message.deleted_at.is_some();
+            page.changes.push(ChatChange {
+                chat_id: chat,
+                pts,
+                kind,
+                message: Message::try_from(message)?,
+                deleted,
+            });
+        }
+        Ok(page)
+    }
+
+    #[tracing::instrument(skip(self, chats), fields(chats = chats.len()))]
+    async fn heads(&self, chats: &[ChatId]) -> PortResult<Vec<ChatHead>> {
+        if chats.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = chats.iter().map(|c| *c.as_uuid()).collect();
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let rows: Vec<(Uuid, i64, i64)> = chats::table
+            .filter(chats::id.eq_any(&ids))
+            .select((chats::id, chats::last_seq, chats::last_pts))
+            .load(&mut conn)
+            .await
+            .map_err(query_error)?;
+        let found: std::collections::HashMap<Uuid, ChatHead> = rows
+            .into_iter()
+            .map(|(id, seq, pts)| (id, ChatHead { seq, pts }))
+            .collect();
+        Ok(ids
+            .iter()
+            .map(|id| found.get(id).copied().unwrap_or_default())
+            .collect())
     }
 }

@@ -12,9 +12,11 @@ use crate::schema::messages;
 pub(crate) type MessageQuery =
     messages::BoxedQuery<'static, Pg, SqlTypeOf<AsSelect<MessageRow, Pg>>>;
 
+/// The chat's live messages (tombstones of deleted ones are only for the change log).
 fn of_chat(chat: Uuid) -> MessageQuery {
     messages::table
         .filter(messages::chat_id.eq(chat))
+        .filter(messages::deleted_at.is_null())
         .select(MessageRow::as_select())
         .into_boxed()
 }

@@ -8,7 +8,7 @@ use super::{stored_chat, stored_users, Repositories};
 use crate::contract::fixtures::micros;
 
 /// A chat holding `n` messages with seqs 1..=n, returned oldest first.
-async fn chat_with_messages(repos: &Repositories, n: usize) -> (Chat, Vec<Message>) {
+pub(super) async fn chat_with_messages(repos: &Repositories, n: usize) -> (Chat, Vec<Message>) {
     let u = stored_users(repos, 2).await;
     let chat = stored_chat(repos, &[u[0].id, u[1].id]).await;
     let mut messages = Vec::with_capacity(n);
@@ -19,7 +19,7 @@ async fn chat_with_messages(repos: &Repositories, n: usize) -> (Chat, Vec<Messag
     (chat, messages)
 }
 
-fn seqs(messages: &[Message]) -> Vec<i64> {
+pub(super) fn seqs(messages: &[Message]) -> Vec<i64> {
     messages.iter().map(|m| m.seq).collect()
 }
 
@@ -101,7 +101,8 @@ pub(super) async fn edits_content(repos: &Repositories) {
         .update_content(target.id, &content, edited_at)
         .await
         .expect("update_content")
-        .expect("update_content of a stored message returns it");
+        .expect("update_content of a stored message returns it")
+        .message;
     let mut expected = target.clone();
     expected.content = "edited text".to_owned();
     expected.edited_at = Some(edited_at);
@@ -145,9 +146,10 @@ pub(super) async fn deletes_without_reusing_seqs(repos: &Repositories) {
             .delete(middle.id)
             .await
             .expect("delete")
+            .map(|c| c.message)
             .as_ref(),
         Some(middle),
-        "delete returns the deleted message"
+        "delete returns the message as it was"
     );
     assert_eq!(
         repos.messages.get(middle.id).await.expect("get"),
@@ -182,6 +184,7 @@ pub(super) async fn deletes_without_reusing_seqs(repos: &Repositories) {
             .delete(newest.id)
             .await
             .expect("delete")
+            .map(|c| c.message)
             .as_ref(),
         Some(newest),
         "delete of the newest message returns it"
@@ -217,6 +220,7 @@ pub(super) async fn deletes_without_reusing_seqs(repos: &Repositories) {
 }
 
 pub(super) async fn pins_newest_pin_first(repos: &Repositories) {
+    // Pinned deleted messages leave the list (checked below via stored[3]).
     let (chat, stored) = chat_with_messages(repos, 5).await;
     let (other_chat, other) = chat_with_messages(repos, 1).await;
     let t0 = micros(Utc::now());
@@ -229,7 +233,8 @@ pub(super) async fn pins_newest_pin_first(repos: &Repositories) {
     let pinned = pin(1, 1)
         .await
         .expect("set_pinned")
-        .expect("set_pinned of a stored message returns it");
+        .expect("set_pinned of a stored message returns it")
+        .message;
     let mut expected = stored[1].clone();
     expected.pinned_at = Some(t0 + Duration::seconds(1));
     assert_eq!(
@@ -238,6 +243,8 @@ pub(super) async fn pins_newest_pin_first(repos: &Repositories) {
     );
     pin(4, 3).await.expect("set_pinned");
     pin(2, 2).await.expect("set_pinned");
+    pin(3, 4).await.expect("set_pinned");
+    repos.messages.delete(stored[3].id).await.expect("delete");
     repos
         .messages
         .set_pinned(other[0].id, Some(t0))
@@ -257,7 +264,7 @@ pub(super) async fn pins_newest_pin_first(repos: &Repositories) {
         .await
         .expect("set_pinned");
     assert_eq!(
-        unpinned.and_then(|m| m.pinned_at),
+        unpinned.and_then(|c| c.message.pinned_at),
         None,
         "set_pinned(None) clears pinned_at"
     );

@@ -5,7 +5,7 @@ use chrono::Utc;
 use futures::future::join_all;
 use webchat_domain::{ChatId, ClientMsgId, MessageContent, MessageId, NewMessage, UserId};
 
-use super::{message_history, stored_chat, stored_users, Repositories};
+use super::{changes, message_history, stored_chat, stored_users, Repositories};
 use crate::contract::fixtures::micros;
 use crate::InsertOutcome;
 
@@ -27,6 +27,10 @@ where
     message_history::edits_content(&make().await).await;
     message_history::deletes_without_reusing_seqs(&make().await).await;
     message_history::pins_newest_pin_first(&make().await).await;
+    changes::every_change_takes_the_next_pts(&make().await).await;
+    changes::the_log_names_each_change_with_the_message_as_it_is_now(&make().await).await;
+    changes::heads_say_where_chats_stand(&make().await).await;
+    changes::pts_stay_gapless_under_concurrent_changes(&make().await).await;
 }
 
 /// A message to insert, stamped now.
@@ -54,6 +58,7 @@ pub(super) async fn insert_new(repos: &Repositories, message: NewMessage) -> Ins
         .await
         .expect("insert message");
     assert!(outcome.created, "insert of a new message reports created");
+    assert!(outcome.pts > 0, "a creation takes a pts");
     assert_eq!(
         outcome.message,
         message.into_message(outcome.message.seq),

@@ -9,6 +9,7 @@ use webchat_domain::{Chat, ChatId, ChatName, User, UserId};
 use super::fixtures::{micros, user};
 use crate::Repositories;
 
+mod changes;
 mod chats;
 mod message_history;
 mod messages;

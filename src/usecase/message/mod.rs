@@ -8,17 +8,19 @@ use std::sync::Arc;
 use webchat_domain::{
     ChatId, ClientMsgId, Event, Message, MessageContent, MessageId, NewMessage, UserId,
 };
-use webchat_ports::{Clock, MessageCache, MessageRepository, PortResult, RECENT_WINDOW};
+use webchat_ports::{Changed, Clock, MessageCache, MessageRepository, PortResult, RECENT_WINDOW};
 
-use super::chat::ChatService;
-use super::events::Publisher;
-use super::{AppError, AppResult};
+use crate::usecase::chat::ChatService;
+use crate::usecase::events::Publisher;
+use crate::usecase::{AppError, AppResult};
+
+mod recovery;
+
+pub use recovery::{Recovery, RECOVERY_PAGE};
 
 /// Default and largest history page.
 pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 100;
-/// Most messages one `join` recovers; older ones are paged over REST.
-pub const MAX_RECOVERY: usize = 1000;
 
 pub struct MessageService {
     chats: Arc<ChatService>,
@@ -92,6 +94,7 @@ impl MessageService {
                 .publish(Event::MessageCreated {
                     chat_id: chat,
                     message: outcome.message.clone(),
+                    pts: outcome.pts,
                 })
                 .await;
         }
@@ -157,20 +160,6 @@ impl MessageService {
         }
     }
 
-    /// Messages after `since_seq`, oldest first (recovery on `join`).
-    pub async fn since(
-        &self,
-        user: UserId,
-        chat: ChatId,
-        since_seq: i64,
-    ) -> AppResult<Vec<Message>> {
-        self.chats.ensure_member(user, chat).await?;
-        Ok(self
-            .messages
-            .since_seq(chat, since_seq, MAX_RECOVERY)
-            .await?)
-    }
-
     /// One message (members of its chat only), cache-aside.
     pub async fn get(&self, user: UserId, id: MessageId) -> AppResult<Message> {
         let message = match cache_soft("get_cached", self.cache.get_cached(id).await) {
@@ -215,7 +204,7 @@ impl MessageService {
     pub async fn edit(&self, user: UserId, id: MessageId, content: &str) -> AppResult<Message> {
         let content = MessageContent::parse(content)?;
         self.for_write(user, id, true).await?;
-        let message = self
+        let Changed { message, pts } = self
             .messages
             .update_content(id, &content, self.clock.now())
             .await?
@@ -225,6 +214,7 @@ impl MessageService {
             .publish(Event::MessageUpdated {
                 chat_id: message.chat_id,
                 message: message.clone(),
+                pts,
             })
             .await;
         Ok(message)
@@ -233,7 +223,7 @@ impl MessageService {
     #[tracing::instrument(skip(self))]
     pub async fn delete(&self, user: UserId, id: MessageId) -> AppResult<()> {
         self.for_write(user, id, true).await?;
-        let message = self
+        let Changed { message, pts } = self
             .messages
             .delete(id)
             .await?
@@ -247,6 +237,7 @@ impl MessageService {
                 chat_id: message.chat_id,
                 message_id: id,
                 message,
+                pts,
             })
             .await;
         Ok(())
@@ -262,7 +253,7 @@ impl MessageService {
     ) -> AppResult<Message> {
         self.for_write(user, id, false).await?;
         let at = pinned.then(|| self.clock.now());
-        let message = self
+        let Changed { message, pts } = self
             .messages
             .set_pinned(id, at)
             .await?
@@ -273,11 +264,13 @@ impl MessageService {
             Event::MessagePinned {
                 chat_id,
                 message: message.clone(),
+                pts,
             }
         } else {
             Event::MessageUnpinned {
                 chat_id,
                 message: message.clone(),
+                pts,
             }
         };
         self.events.publish(event).await;

@@ -1,23 +1,36 @@
-//! The socket registry: this instance's sockets and their event subscriptions.
+//! The socket registry: this instance's sockets, the chats they are in, and the
+//! ordered delivery of every chat's events to them.
 //!
-//! The registry subscribes to a chat's topic only while at least one local socket is in
-//! that chat, and to a user's topic only while that user has a local socket
-//! (reference counting by the sets below). Every event is rendered once and copied
-//! to the local sockets it concerns. A socket whose outbound buffer is full is a
-//! slow consumer: it is told to close rather than let memory grow.
+//! The registry subscribes to a chat's topic only while at least one local socket is
+//! in that chat, and to a user's topic only while that user has a local socket.
+//! Each chat with local sockets is a [`room`](delivery) with a delivery cursor: chat
+//! events reach the sockets exactly once and in `pts` order, gaps are filled from
+//! the change log, and [`reconcile`] repairs what pub/sub lost without waiting for
+//! the next message. Every event is rendered once and copied to the sockets it
+//! concerns; a socket whose outbound buffer is full is a slow consumer and is told
+//! to close rather than let memory grow.
+//!
+//! Lock order: `subs` (async, held across a subscription) before `state` (sync,
+//! never held across an `.await`); nothing takes `subs` while holding `state`.
+
+mod delivery;
+mod reconcile;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
 
-use super::protocol::{ChatJson, ServerFrame};
-use crate::usecase::feed::Feed;
-use crate::usecase::AppResult;
 use futures::StreamExt;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use webchat_domain::event::Topic;
-use webchat_domain::{ChatId, Event, UserId};
+use webchat_domain::{ChatHead, ChatId, Event, UserId};
+
+use super::protocol::{ChatJson, ServerFrame};
+use crate::usecase::feed::Feed;
+use crate::usecase::AppResult;
+use delivery::Room;
 
 pub type ConnId = u64;
 
@@ -29,7 +42,12 @@ struct Conn {
     user: UserId,
     tx: mpsc::Sender<String>,
     kill: Arc<Notify>,
-    chats: HashSet<ChatId>,
+    /// The chats the socket is in, with its position in each: what came after it
+    /// reaches the socket live (unknown while the chat's head could not be read).
+    chats: HashMap<ChatId, Option<ChatHead>>,
+    /// Chats the socket left on purpose: membership reconciliation leaves them be.
+    left: HashSet<ChatId>,
+    registered: Instant,
     /// Set once the socket was found too slow (it is closing; say so once).
     slow: AtomicBool,
 }
@@ -39,13 +57,13 @@ struct State {
     next_id: ConnId,
     conns: HashMap<ConnId, Conn>,
     users: HashMap<UserId, HashSet<ConnId>>,
-    chats: HashMap<ChatId, HashSet<ConnId>>,
+    rooms: HashMap<ChatId, Room>,
 }
 
 impl State {
     fn interested(&self, topic: &Topic) -> bool {
         match topic {
-            Topic::Chat(c) => self.chats.contains_key(c),
+            Topic::Chat(c) => self.rooms.contains_key(c),
             Topic::User(u) => self.users.contains_key(u),
             Topic::Presence => true,
         }
@@ -63,29 +81,40 @@ impl State {
     }
 }
 
-/// Lock order: `subs` (async, held across a subscription) before `state` (sync,
-/// never held across an `.await`); nothing takes `subs` while holding `state`.
 pub struct SocketRegistry {
     feed: Arc<Feed>,
-    /// Sockets, and which sockets are in which chat and belong to which user.
+    /// Sockets, rooms, and which sockets belong to which user.
     state: Mutex<State>,
     /// The live subscription per topic: a task forwarding its events to `dispatch`.
     subs: tokio::sync::Mutex<HashMap<Topic, JoinHandle<()>>>,
+    /// The periodic repair loops, stopped with the registry.
+    background: Mutex<Vec<JoinHandle<()>>>,
     me: Weak<SocketRegistry>,
 }
 
+impl Drop for SocketRegistry {
+    fn drop(&mut self) {
+        for task in self.background.get_mut().unwrap_or_else(|p| p.into_inner()) {
+            task.abort();
+        }
+    }
+}
+
 impl SocketRegistry {
-    /// A registry over `feed`, already listening to presence events.
+    /// A registry over `feed`, already listening to presence events and running its
+    /// repair loops.
     pub async fn start(feed: Arc<Feed>) -> Arc<Self> {
         let registry = Arc::new_cyclic(|me| Self {
             feed,
             state: Mutex::default(),
             subs: tokio::sync::Mutex::default(),
+            background: Mutex::default(),
             me: me.clone(),
         });
         if let Err(e) = registry.ensure_subscribed(Topic::Presence).await {
-            tracing::warn!(error = %e, "cannot subscribe to presence events yet");
+            tracing::warn!(error = %e, "cannot subscribe to presence events");
         }
+        reconcile::spawn(&registry);
         registry
     }
 
@@ -147,7 +176,9 @@ impl SocketRegistry {
                     user,
                     tx,
                     kill,
-                    chats: HashSet::new(),
+                    chats: HashMap::new(),
+                    left: HashSet::new(),
+                    registered: Instant::now(),
                     slow: AtomicBool::new(false),
                 },
             );
@@ -160,42 +191,22 @@ impl SocketRegistry {
         id
     }
 
-    /// Subscribes socket `conn` to `chat` (membership is the caller's check).
-    pub async fn join(&self, conn: ConnId, chat: ChatId) -> AppResult<()> {
-        {
-            let mut state = self.state();
-            let Some(c) = state.conns.get_mut(&conn) else {
-                return Ok(());
-            };
-            c.chats.insert(chat);
-            state.chats.entry(chat).or_default().insert(conn);
-        }
-        self.ensure_subscribed(Topic::Chat(chat)).await
-    }
-
     pub fn is_joined(&self, conn: ConnId, chat: ChatId) -> bool {
         self.state()
             .conns
             .get(&conn)
-            .is_some_and(|c| c.chats.contains(&chat))
+            .is_some_and(|c| c.chats.contains_key(&chat))
     }
 
-    fn detach(state: &mut State, conn: ConnId, chat: ChatId) {
-        if let Some(set) = state.chats.get_mut(&chat) {
-            set.remove(&conn);
-            if set.is_empty() {
-                state.chats.remove(&chat);
-            }
-        }
-    }
-
+    /// Takes socket `conn` out of `chat` (it asked to leave).
     pub async fn leave(&self, conn: ConnId, chat: ChatId) {
         {
             let mut state = self.state();
             if let Some(c) = state.conns.get_mut(&conn) {
                 c.chats.remove(&chat);
+                c.left.insert(chat);
             }
-            Self::detach(&mut state, conn, chat);
+            delivery::detach(&mut state, conn, chat);
         }
         self.release(Topic::Chat(chat)).await;
     }
@@ -207,8 +218,8 @@ impl SocketRegistry {
             let Some(c) = state.conns.remove(&conn) else {
                 return;
             };
-            for chat in &c.chats {
-                Self::detach(&mut state, conn, *chat);
+            for chat in c.chats.keys() {
+                delivery::detach(&mut state, conn, *chat);
             }
             if let Some(set) = state.users.get_mut(&c.user) {
                 set.remove(&conn);
@@ -218,42 +229,37 @@ impl SocketRegistry {
             }
             (c.user, c.chats)
         };
-        for chat in chats {
+        for chat in chats.into_keys() {
             self.release(Topic::Chat(chat)).await;
         }
         self.release(Topic::User(user)).await;
     }
 
     /// Routes one event from the bus to the local sockets it concerns.
-    pub fn dispatch(&self, event: Event) {
-        if let Event::ChatJoined {
-            user_id,
-            chat,
-            member_ids,
-        } = event
-        {
-            let frame = ServerFrame::ChatJoined {
-                chat: ChatJson {
-                    chat: &chat,
-                    member_ids: &member_ids,
-                },
+    fn dispatch(&self, event: Arc<Event>) {
+        match &*event {
+            Event::ChatJoined {
+                user_id,
+                chat,
+                member_ids,
+            } => {
+                let frame = ServerFrame::ChatJoined {
+                    chat: ChatJson { chat, member_ids },
+                }
+                .render();
+                self.on_chat_joined(*user_id, chat.id, frame);
             }
-            .render();
-            self.on_chat_joined(user_id, chat.id, frame);
-            return;
-        }
-        let Some(frame) = ServerFrame::from_event(&event).map(|f| f.render()) else {
-            return;
-        };
-        let state = self.state();
-        match &event {
             Event::Presence { chats, user_id, .. } => {
+                let Some(frame) = ServerFrame::from_event(&event).map(|f| f.render()) else {
+                    return;
+                };
+                let state = self.state();
                 // Everyone who shares a chat with the user, once; not the user's own
                 // sockets.
                 let audience: HashSet<ConnId> = chats
                     .iter()
-                    .filter_map(|c| state.chats.get(c))
-                    .flatten()
+                    .filter_map(|c| state.rooms.get(c))
+                    .flat_map(|room| room.conns.iter())
                     .copied()
                     .filter(|c| state.conns.get(c).is_some_and(|c| c.user != *user_id))
                     .collect();
@@ -262,19 +268,17 @@ impl SocketRegistry {
                 }
             }
             Event::Typing { chat_id, user_id } => {
-                for conn in state.chats.get(chat_id).into_iter().flatten() {
+                let Some(frame) = ServerFrame::from_event(&event).map(|f| f.render()) else {
+                    return;
+                };
+                let state = self.state();
+                for conn in state.rooms.get(chat_id).into_iter().flat_map(|r| &r.conns) {
                     if state.conns.get(conn).is_some_and(|c| c.user != *user_id) {
                         state.deliver(*conn, &frame);
                     }
                 }
             }
-            other => {
-                if let webchat_domain::event::Topic::Chat(chat) = other.topic() {
-                    for conn in state.chats.get(&chat).into_iter().flatten() {
-                        state.deliver(*conn, &frame);
-                    }
-                }
-            }
+            _ => self.on_chat_event(event),
         }
     }
 
