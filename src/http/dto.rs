@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
-use webchat_domain::{Chat, Message, PresenceStatus, User, UserPresence};
+use webchat_domain::{Message, PresenceStatus, User, UserPresence};
 
 use crate::usecase::auth::{SessionView, TokenPair};
-use crate::usecase::chat::ChatView;
+use crate::usecase::chat::{ChatEntry, ChatView};
 
 #[derive(Debug, Clone, Object)]
 pub struct UserDto {
@@ -152,15 +152,22 @@ pub struct ChatDto {
     pub name: String,
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
+    /// The seq of the chat's newest message (0 for none): unread counts compare it
+    /// with the last seq read.
+    pub last_seq: i64,
+    /// The chat's change sequence head (see the WebSocket recovery).
+    pub last_pts: i64,
 }
 
-impl From<Chat> for ChatDto {
-    fn from(c: Chat) -> Self {
+impl From<ChatEntry> for ChatDto {
+    fn from(e: ChatEntry) -> Self {
         Self {
-            id: c.id.into(),
-            name: c.name.into_inner(),
-            created_by: c.created_by.into(),
-            created_at: c.created_at,
+            id: e.chat.id.into(),
+            name: e.chat.name.into_inner(),
+            created_by: e.chat.created_by.into(),
+            created_at: e.chat.created_at,
+            last_seq: e.head.seq,
+            last_pts: e.head.pts,
         }
     }
 }

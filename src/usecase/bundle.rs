@@ -84,6 +84,7 @@ impl UseCases {
         let chats = Arc::new(ChatService::new(
             ports.chats.clone(),
             ports.users.clone(),
+            ports.messages.clone(),
             ports.clock.clone(),
             events.clone(),
         ));

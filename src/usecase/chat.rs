@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 
-use webchat_domain::{Chat, ChatId, ChatName, Event, UserId};
-use webchat_ports::{ChatRepository, Clock, UserRepository};
+use webchat_domain::{Chat, ChatHead, ChatId, ChatName, Event, UserId};
+use webchat_ports::{ChatRepository, Clock, MessageRepository, UserRepository};
 
 use super::events::Publisher;
 use super::membership::MembershipMemo;
@@ -21,9 +21,17 @@ pub struct ChatView {
 /// Most members a chat may be created with in one request.
 pub const MAX_INITIAL_MEMBERS: usize = 500;
 
+/// A chat in a user's list, with where its sequences stand (for unread counts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatEntry {
+    pub chat: Chat,
+    pub head: ChatHead,
+}
+
 pub struct ChatService {
     chats: Arc<dyn ChatRepository>,
     users: Arc<dyn UserRepository>,
+    messages: Arc<dyn MessageRepository>,
     clock: Arc<dyn Clock>,
     events: Publisher,
     memo: MembershipMemo,
@@ -33,12 +41,14 @@ impl ChatService {
     pub fn new(
         chats: Arc<dyn ChatRepository>,
         users: Arc<dyn UserRepository>,
+        messages: Arc<dyn MessageRepository>,
         clock: Arc<dyn Clock>,
         events: Publisher,
     ) -> Self {
         Self {
             chats,
             users,
+            messages,
             clock,
             events,
             memo: MembershipMemo::default(),
@@ -97,8 +107,16 @@ impl ChatService {
         })
     }
 
-    pub async fn list(&self, user: UserId) -> AppResult<Vec<Chat>> {
-        Ok(self.chats.chats_for_user(user).await?)
+    /// The user's chats, oldest first, each with its head.
+    pub async fn list(&self, user: UserId) -> AppResult<Vec<ChatEntry>> {
+        let chats = self.chats.chats_for_user(user).await?;
+        let ids: Vec<ChatId> = chats.iter().map(|c| c.id).collect();
+        let heads = self.messages.heads(&ids).await?;
+        Ok(chats
+            .into_iter()
+            .zip(heads)
+            .map(|(chat, head)| ChatEntry { chat, head })
+            .collect())
     }
 
     /// The chat if `user` is a member: 404 when it does not exist, 403 otherwise.

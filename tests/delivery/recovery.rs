@@ -180,6 +180,20 @@ async fn a_client_away_learns_of_edits_deletions_pins_and_unpins() {
         ordered.windows(2).all(|w| w[0] < w[1]),
         "oldest first: {ordered:?}"
     );
+    // The chat list says where each chat stands, for unread counts.
+    let list = on(cluster.b(), &people[1].0).get("/api/chats").await;
+    let entry = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == chat.as_str())
+        .cloned();
+    let entry = entry.expect("the chat is listed");
+    assert_eq!(
+        (entry["last_seq"].as_i64(), entry["last_pts"].as_i64()),
+        (Some(6), Some(11))
+    );
     bob.close().await;
     cluster.stop().await;
 }

@@ -38,7 +38,7 @@ async fn the_creator_is_a_member_and_duplicates_collapse() {
         .await
         .unwrap()
         .iter()
-        .map(|c| c.id)
+        .map(|c| c.chat.id)
         .collect();
     assert_eq!(listed, vec![view.chat.id, alone.chat.id]);
     assert_eq!(
