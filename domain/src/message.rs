@@ -18,6 +18,10 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub pinned_at: Option<DateTime<Utc>>,
+    /// The `pts` of the message's latest change (its creation, edit, pin...): a copy
+    /// with a higher version is newer. Internal: clients never see it.
+    #[serde(default)]
+    pub version: i64,
 }
 
 /// A message about to be stored: everything but the `seq`.
@@ -32,8 +36,9 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
-    /// The stored form once the repository has assigned `seq`.
-    pub fn into_message(self, seq: i64) -> Message {
+    /// The stored form once the repository has assigned `seq` (and `pts`, its
+    /// version).
+    pub fn into_message(self, seq: i64, pts: i64) -> Message {
         Message {
             id: self.id,
             chat_id: self.chat_id,
@@ -44,6 +49,7 @@ impl NewMessage {
             created_at: self.created_at,
             edited_at: None,
             pinned_at: None,
+            version: pts,
         }
     }
 }

@@ -14,8 +14,10 @@ CREATE TABLE chat_changes (
 );
 
 -- A deleted message stays as a tombstone (content emptied) so the log can name it;
--- every read but the log's skips it.
+-- every read but the log's skips it. `pts` is the message's version: the pts of its
+-- latest change, so caches can tell a newer copy from an older one.
 ALTER TABLE messages ADD COLUMN deleted_at timestamptz;
+ALTER TABLE messages ADD COLUMN pts bigint NOT NULL DEFAULT 0;
 
 -- Idempotency covers live messages only: a key may be sent again once its message
 -- was deleted, as before.

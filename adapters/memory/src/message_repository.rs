@@ -66,17 +66,20 @@ impl Messages {
         kind: ChangeKind,
         edit: impl FnOnce(&mut Message),
     ) -> Option<Changed> {
-        let stored = self.by_id.get_mut(&id).filter(|s| !s.deleted)?;
+        let chat = self.by_id.get(&id).filter(|s| !s.deleted)?.message.chat_id;
+        let log = self.chats.entry(chat).or_default();
+        log.head.pts += 1;
+        let pts = log.head.pts;
+        log.changes.insert(pts, (kind, id));
+        let stored = self.by_id.get_mut(&id)?;
         let before = stored.message.clone();
         edit(&mut stored.message);
+        stored.message.version = pts;
         let after = stored.message.clone();
         if kind == ChangeKind::Deleted {
             stored.deleted = true;
         }
-        let log = self.chats.entry(after.chat_id).or_default();
-        log.head.pts += 1;
-        let pts = log.head.pts;
-        log.changes.insert(pts, (kind, id));
+        let log = self.chats.entry(chat).or_default();
         if kind == ChangeKind::Deleted {
             log.by_seq.remove(&after.seq);
             if let Some(key) = send_key(after.chat_id, after.sender_id, &after.client_msg_id) {
@@ -119,7 +122,7 @@ impl MessageRepository for MemoryMessageRepository {
         let (seq, pts) = (log.head.seq, log.head.pts);
         log.by_seq.insert(seq, message.id);
         log.changes.insert(pts, (ChangeKind::Created, message.id));
-        let stored = message.into_message(seq);
+        let stored = message.into_message(seq, pts);
         if let Some(key) = key {
             state.sent.insert(key, stored.id);
         }

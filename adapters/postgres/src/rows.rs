@@ -97,6 +97,7 @@ pub(crate) struct MessageRow {
     pub edited_at: Option<DateTime<Utc>>,
     pub pinned_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    pub pts: i64,
 }
 
 impl TryFrom<MessageRow> for Message {
@@ -125,6 +126,7 @@ impl TryFrom<MessageRow> for Message {
             created_at: r.created_at,
             edited_at: r.edited_at,
             pinned_at: r.pinned_at,
+            version: r.pts,
         })
     }
 }

@@ -53,6 +53,7 @@ diesel::table! {
         edited_at -> Nullable<Timestamptz>,
         pinned_at -> Nullable<Timestamptz>,
         deleted_at -> Nullable<Timestamptz>,
+        pts -> Int8,
     }
 }
 

@@ -10,26 +10,25 @@ use webchat_domain::InstanceId;
 use webchat_ports::{PortError, PortResult};
 
 use crate::config::{ConfigError, RedisConfig};
+use crate::connection::{Connector, SharedConn, SharedHandle};
 use crate::keys::Keys;
-use crate::pool::{CommandPool, Conn};
 
 use crate::pubsub::PubSubLink;
 use crate::supervisor::supervise;
 
 /// One process's handle on Redis. Cheap to clone; every adapter holds one.
 ///
-/// Holds a bb8 pool for commands and one supervised pub/sub connection, which a
-/// background task keeps connected (backoff `min(attempt * 50 ms, 2 s)`) and
-/// resubscribed. Nothing here needs Redis to be up: the pool connects lazily and
-/// the pub/sub task retries, so the app starts and serves while Redis is down and
-/// port calls fail fast with `PortError::Unavailable`.
+/// Holds the shared command connection and the pub/sub link, each kept connected by
+/// a supervisor task (backoff `min(attempt * 50 ms, 2 s)`). Nothing here needs Redis
+/// to be up: the app starts and serves while Redis is down, and port calls fail fast
+/// with `PortError::Unavailable`.
 #[derive(Clone)]
 pub struct RedisBackend {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    pool: CommandPool,
+    commands: SharedConn,
     keys: Keys,
     instance: InstanceId,
     link: Arc<PubSubLink>,
@@ -64,8 +63,21 @@ impl RedisBackend {
             variable: "REDIS_URL",
             reason: e.to_string(),
         };
-        let pool = CommandPool::new(&config).map_err(invalid)?;
         let client = redis::Client::open(config.connection.clone()).map_err(invalid)?;
+        let commands_client = client.clone();
+        let connector: Connector = Arc::new(move |settings| {
+            let client = commands_client.clone();
+            Box::pin(async move {
+                client
+                    .get_multiplexed_async_connection_with_config(&settings)
+                    .await
+            })
+        });
+        let commands = SharedConn::start(
+            connector,
+            config.connection_timeout,
+            config.response_timeout,
+        );
         let link = Arc::new(PubSubLink::new(instance.as_str().to_owned()));
         let (shutdown, stop) = watch::channel(false);
         let task = tokio::spawn(supervise(
@@ -73,11 +85,12 @@ impl RedisBackend {
             client,
             stop,
             config.connection_timeout,
+            commands.clone(),
         ));
         tracing::info!(config = ?config, instance = %instance, "redis backend started");
         Ok(Self {
             inner: Arc::new(Inner {
-                pool,
+                commands,
                 keys: Keys::new(&config.key_prefix),
                 instance,
                 link,
@@ -95,12 +108,12 @@ impl RedisBackend {
         self.inner.keys.prefix()
     }
 
-    /// One PING through the pool.
+    /// One PING over the command connection.
     #[tracing::instrument(skip(self))]
     pub async fn ping(&self) -> PortResult<()> {
         let mut conn = self.conn().await?;
         let pong: String = redis::cmd("PING")
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("PING", e))?;
         if pong == "PONG" {
@@ -144,10 +157,14 @@ impl RedisBackend {
         &self.inner.link
     }
 
-    /// A pooled connection, or `Unavailable` (at once when Redis refuses connections,
-    /// else within the pool's connection timeout).
-    pub(crate) async fn conn(&self) -> PortResult<Conn<'_>> {
-        self.inner.pool.get().await
+    /// The shared command connection, or `Unavailable` (at once while Redis is
+    /// down, within the connect timeout while a reconnect runs).
+    pub(crate) async fn conn(&self) -> PortResult<SharedHandle> {
+        self.inner
+            .commands
+            .get()
+            .await
+            .map_err(|e| PortError::Unavailable(format!("redis: {e}")))
     }
 }
 

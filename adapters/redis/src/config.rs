@@ -33,11 +33,11 @@ pub struct RedisConfig {
     pub connection: ConnectionInfo,
     /// Prepended to every key and channel, e.g. `webchat:`.
     pub key_prefix: String,
-    /// How long a command waits for a pooled connection; a dead Redis fails calls
-    /// after at most this long.
+    /// How long one connect may take; while a reconnect runs, calls wait at most
+    /// this long before failing.
     pub connection_timeout: Duration,
-    /// Connections the command pool keeps at most.
-    pub pool_size: u32,
+    /// How long one command may take (above the slowest script).
+    pub response_timeout: Duration,
 }
 
 impl fmt::Debug for RedisConfig {
@@ -50,7 +50,7 @@ impl fmt::Debug for RedisConfig {
             .field("password", &settings.password().map(|_| "<redacted>"))
             .field("key_prefix", &self.key_prefix)
             .field("connection_timeout", &self.connection_timeout)
-            .field("pool_size", &self.pool_size)
+            .field("response_timeout", &self.response_timeout)
             .finish()
     }
 }
@@ -77,7 +77,7 @@ impl RedisConfig {
             connection,
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             connection_timeout: Duration::from_millis(1500),
-            pool_size: 16,
+            response_timeout: Duration::from_secs(2),
         }
     }
 

@@ -45,7 +45,7 @@ impl EventBus for RedisEventBus {
         let _receivers: u64 = redis::cmd("PUBLISH")
             .arg(&channel)
             .arg(payload)
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("PUBLISH", e))?;
         Ok(())

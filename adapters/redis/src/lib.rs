@@ -56,10 +56,10 @@
 mod backend;
 pub mod cache;
 mod config;
+mod connection;
 pub mod event_bus;
 pub mod health;
 mod keys;
-mod pool;
 pub mod presence;
 mod pubsub;
 pub mod rate_limit;

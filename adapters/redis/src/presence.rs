@@ -18,7 +18,7 @@ use webchat_domain::{InstanceId, PresenceStatus, SocketId, UserId, UserPresence}
 use webchat_ports::{PortResult, PresenceChange, PresenceConfig, PresenceStore};
 
 use crate::backend::{corrupt, millis, unavailable, RedisBackend};
-use crate::pool::Conn;
+use crate::connection::SharedHandle;
 use crate::scan::unlink_keys;
 
 static SET_ONLINE: LazyLock<Script> =
@@ -75,16 +75,16 @@ impl RedisPresenceStore {
         }
         let mut conn = self.backend.conn().await?;
         invocation
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await
             .map_err(|e| unavailable(op, e))
     }
 
     /// The `users:online` members, on the caller's connection (it goes on to use it).
-    async fn online_members(&self, conn: &mut Conn<'_>) -> PortResult<Vec<String>> {
+    async fn online_members(&self, conn: &mut SharedHandle) -> PortResult<Vec<String>> {
         redis::cmd("SMEMBERS")
             .arg(self.backend.keys().online())
-            .query_async(&mut **conn)
+            .query_async(conn)
             .await
             .map_err(|e| unavailable("SMEMBERS", e))
     }
@@ -176,7 +176,7 @@ impl PresenceStore for RedisPresenceStore {
         let mut conn = self.backend.conn().await?;
         let json: Option<String> = redis::cmd("GET")
             .arg(self.backend.keys().presence(user))
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("GET presence", e))?;
         json.as_deref().map(decode).transpose()
@@ -193,7 +193,7 @@ impl PresenceStore for RedisPresenceStore {
             let presence_keys: Vec<String> = page.iter().map(|u| keys.presence_of(u)).collect();
             let records: Vec<Option<String>> = redis::cmd("MGET")
                 .arg(&presence_keys)
-                .query_async(&mut *conn)
+                .query_async(&mut conn)
                 .await
                 .map_err(|e| unavailable("MGET presence", e))?;
             for json in records.into_iter().flatten() {
@@ -228,7 +228,7 @@ impl PresenceStore for RedisPresenceStore {
             .arg(rfc3339(Utc::now()))
             .arg("PX")
             .arg(millis(self.config.instance_ttl))
-            .query_async::<()>(&mut *conn)
+            .query_async::<()>(&mut conn)
             .await
             .map_err(|e| unavailable("SET instance", e))
     }
@@ -252,7 +252,7 @@ impl PresenceStore for RedisPresenceStore {
                 invocation.arg(user);
             }
             let records: Vec<String> = invocation
-                .invoke_async(&mut *conn)
+                .invoke_async(&mut conn)
                 .await
                 .map_err(|e| unavailable("cleanup_stale", e))?;
             for json in records {

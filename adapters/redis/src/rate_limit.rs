@@ -38,7 +38,7 @@ impl RateLimiter for RedisRateLimiter {
         let (hits, ttl_ms): (u64, i64) = HIT
             .key(key)
             .arg(millis(policy.window))
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await
             .map_err(|e| unavailable("throttle", e))?;
         let limit = u64::from(policy.limit);

@@ -22,7 +22,7 @@ async fn scan_page(
         .arg(pattern)
         .arg("COUNT")
         .arg(SCAN_COUNT)
-        .query_async(&mut *conn)
+        .query_async(&mut conn)
         .await
         .map_err(|e| unavailable("SCAN", e))
 }
@@ -61,7 +61,7 @@ pub(crate) async fn unlink_keys(backend: &RedisBackend, rests: &[&str]) -> PortR
                 let mut conn = backend.conn().await?;
                 let n: u64 = redis::cmd("UNLINK")
                     .arg(&keys)
-                    .query_async(&mut *conn)
+                    .query_async(&mut conn)
                     .await
                     .map_err(|e| unavailable("UNLINK", e))?;
                 removed += n;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use webchat_domain::reconnect_backoff;
 
+use crate::connection::SharedConn;
 use crate::pubsub::PubSubLink;
 
 /// Resolves once shutdown is asked for (or every backend handle is gone).
@@ -22,6 +23,7 @@ pub(crate) async fn supervise(
     client: redis::Client,
     mut stop: watch::Receiver<bool>,
     connect_timeout: Duration,
+    commands: SharedConn,
 ) {
     let mut attempt: u32 = 0;
     loop {
@@ -41,7 +43,12 @@ pub(crate) async fn supervise(
                         let why = link.pump(stream, sink, generation, &mut stop).await;
                         link.detach().await;
                         match why {
-                            Some(why) => tracing::warn!(reason = why, "redis pub/sub disconnected"),
+                            Some(why) => {
+                                tracing::warn!(reason = why, "redis pub/sub disconnected");
+                                // The command connection to the same server likely
+                                // dropped too: have it checked before a caller finds out.
+                                commands.check_now();
+                            }
                             None => break,
                         }
                     }

@@ -77,6 +77,7 @@ async fn password_and_database_are_honoured() {
         created_at: chrono::Utc::now(),
         edited_at: None,
         pinned_at: None,
+        version: 0,
     };
     for backend in [&by_host, &by_url] {
         RedisMessageCache::new(backend.clone(), CacheConfig::default())

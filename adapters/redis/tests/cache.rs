@@ -21,6 +21,7 @@ fn message(chat: ChatId, seq: i64) -> Message {
         created_at: Utc.timestamp_opt(1_700_000_000 + seq, 0).unwrap(),
         edited_at: None,
         pinned_at: None,
+        version: 0,
     }
 }
 

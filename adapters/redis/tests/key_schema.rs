@@ -42,6 +42,7 @@ fn message(chat: ChatId, seq: i64) -> Message {
         created_at: Utc::now(),
         edited_at: None,
         pinned_at: None,
+        version: 0,
     }
 }
 

@@ -472,6 +472,7 @@ mod tests {
             created_at: now,
             edited_at: None,
             pinned_at: None,
+            version: 0,
         };
         let rest = |m: &Message| MessageDto::from(m.clone()).to_json().unwrap();
         assert_eq!(
@@ -588,6 +589,7 @@ mod tests {
             created_at: chrono::Utc::now(),
             edited_at: None,
             pinned_at: None,
+            version: 0,
         };
         let recovery = |missed: &[Message]| Recovery {
             missed: missed.to_vec(),

@@ -185,6 +185,7 @@ mod tests {
             created_at: Utc::now(),
             edited_at: None,
             pinned_at: None,
+            version: 0,
         }
     }
 

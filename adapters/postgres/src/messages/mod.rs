@@ -54,7 +54,7 @@ fn one(row: Option<MessageRow>) -> PortResult<Option<Message>> {
 fn changed(row: MessageWithPts) -> PortResult<Changed> {
     Ok(Changed {
         message: Message::try_from(row.message)?,
-        pts: row.pts,
+        pts: row.change_pts,
     })
 }
 
@@ -84,7 +84,7 @@ struct ChangeRow {
     #[diesel(sql_type = BigInt)]
     last_pts: i64,
     #[diesel(sql_type = Nullable<BigInt>)]
-    pts: Option<i64>,
+    change_pts: Option<i64>,
     #[diesel(sql_type = Nullable<SmallInt>)]
     kind: Option<i16>,
     #[diesel(embed)]
@@ -98,8 +98,8 @@ impl MessageRepository for PgMessageRepository {
         let mut conn = self.pool.get().await.map_err(pool_error)?;
         match writes::insert(&mut conn, &message).await {
             Ok(Some(row)) => Ok(InsertOutcome {
-                created: row.pts > 0,
-                pts: row.pts,
+                created: row.change_pts > 0,
+                pts: row.change_pts,
                 message: Message::try_from(row.message)?,
             }),
             Ok(None) => Err(PortError::NotFound),
@@ -221,9 +221,9 @@ impl MessageRepository for PgMessageRepository {
         let mut conn = self.pool.get().await.map_err(pool_error)?;
         // One statement, one snapshot: the head and the changes agree.
         let rows: Vec<ChangeRow> = diesel::sql_query(
-            "SELECT h.last_seq, h.last_pts, c.pts, c.kind, m.id, m.chat_id, m.sender_id, \
-                    m.content, m.seq, m.client_msg_id, m.created_at, m.edited_at, \
-                    m.pinned_at, m.deleted_at \
+            "SELECT h.last_seq, h.last_pts, c.pts AS change_pts, c.kind, m.id, m.chat_id, \
+                    m.sender_id, m.content, m.seq, m.client_msg_id, m.created_at, \
+                    m.edited_at, m.pinned_at, m.deleted_at, m.pts \
              FROM chats h \
              LEFT JOIN LATERAL ( \
                  SELECT pts, kind, message_id FROM chat_changes \
@@ -245,7 +245,8 @@ impl MessageRepository for PgMessageRepository {
                 seq: row.last_seq,
                 pts: row.last_pts,
             };
-            let (Some(pts), Some(kind), Some(message)) = (row.pts, row.kind, row.message) else {
+            let (Some(pts), Some(kind), Some(message)) = (row.change_pts, row.kind, row.message)
+            else {
                 continue;
             };
             let kind = ChangeKind::from_code(kind)

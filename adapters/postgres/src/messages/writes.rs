@@ -21,11 +21,11 @@ pub(super) struct MessageWithPts {
     #[diesel(embed)]
     pub message: MessageRow,
     #[diesel(sql_type = BigInt)]
-    pub pts: i64,
+    pub change_pts: i64,
 }
 
-const MESSAGE_COLUMNS: &str =
-    "id, chat_id, sender_id, content, seq, client_msg_id, created_at, edited_at, pinned_at, deleted_at";
+const MESSAGE_COLUMNS: &str = "id, chat_id, sender_id, content, seq, client_msg_id, created_at, \
+     edited_at, pinned_at, deleted_at, pts";
 
 /// Stores a message with the chat's next seq and pts and logs its creation, or
 /// returns the live message this sender already sent with this key. No row: the chat
@@ -44,15 +44,15 @@ pub(super) async fn insert(
              WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM existing) \
              RETURNING last_seq, last_pts \
          ), inserted AS ( \
-             INSERT INTO messages (id, chat_id, sender_id, content, seq, client_msg_id, created_at) \
-             SELECT $1, $2, $3, $4, last_seq, $5, $6 FROM bump \
+             INSERT INTO messages (id, chat_id, sender_id, content, seq, client_msg_id, created_at, pts) \
+             SELECT $1, $2, $3, $4, last_seq, $5, $6, last_pts FROM bump \
              RETURNING {MESSAGE_COLUMNS} \
          ), logged AS ( \
              INSERT INTO chat_changes (chat_id, pts, kind, message_id) \
              SELECT $2, last_pts, 1, $1 FROM bump \
          ) \
-         SELECT inserted.*, (SELECT last_pts FROM bump) AS pts FROM inserted \
-         UNION ALL SELECT existing.*, 0::bigint AS pts FROM existing"
+         SELECT inserted.*, (SELECT last_pts FROM bump) AS change_pts FROM inserted \
+         UNION ALL SELECT existing.*, 0::bigint AS change_pts FROM existing"
     );
     diesel::sql_query(sql)
         .bind::<SqlUuid, _>(message.id.as_uuid())
@@ -112,13 +112,14 @@ pub(super) async fn update(
              UPDATE chats SET last_pts = last_pts + 1 \
              WHERE id = (SELECT chat_id FROM target) RETURNING last_pts \
          ), changed AS ( \
-             UPDATE messages SET {set} WHERE id = (SELECT id FROM target) \
+             UPDATE messages SET {set}, pts = (SELECT last_pts FROM bump) \
+             WHERE id = (SELECT id FROM target) \
              RETURNING {MESSAGE_COLUMNS} \
          ), logged AS ( \
              INSERT INTO chat_changes (chat_id, pts, kind, message_id) \
              SELECT chat_id, (SELECT last_pts FROM bump), $2, id FROM target \
          ) \
-         SELECT {returned}.*, (SELECT last_pts FROM bump) AS pts FROM {returned}"
+         SELECT {returned}.*, (SELECT last_pts FROM bump) AS change_pts FROM {returned}"
     );
     let (content, at) = match update {
         Update::Content { content, edited_at } => (content, Some(edited_at)),

@@ -65,7 +65,7 @@ impl MessageCache for RedisMessageCache {
         let mut conn = self.backend.conn().await?;
         let json: Option<String> = redis::cmd("GET")
             .arg(self.backend.keys().message(id))
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("GET message", e))?;
         format::cached(json.as_deref())
@@ -113,7 +113,7 @@ impl MessageCache for RedisMessageCache {
             .arg(id.to_string())
             .ignore();
         let mut conn = self.backend.conn().await?;
-        pipe.query_async::<()>(&mut *conn)
+        pipe.query_async::<()>(&mut conn)
             .await
             .map_err(|e| unavailable("delete_cached", e))
     }
@@ -125,7 +125,7 @@ impl MessageCache for RedisMessageCache {
         if limit == 0 {
             let exists: bool = redis::cmd("EXISTS")
                 .arg(&key)
-                .query_async(&mut *conn)
+                .query_async(&mut conn)
                 .await
                 .map_err(|e| unavailable("EXISTS recent", e))?;
             return Ok(exists.then(Vec::new));
@@ -134,7 +134,7 @@ impl MessageCache for RedisMessageCache {
             .arg(&key)
             .arg(0)
             .arg(limit.min(RECENT_WINDOW) as i64 - 1)
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("LRANGE recent", e))?;
         format::window(&items)
@@ -163,7 +163,7 @@ impl MessageCache for RedisMessageCache {
             .arg(0)
             .arg(-1)
             .arg("REV")
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("ZRANGE pinned", e))?;
         if members.is_empty() {
@@ -179,7 +179,7 @@ impl MessageCache for RedisMessageCache {
         }
         let records: Vec<Option<String>> = redis::cmd("MGET")
             .arg(&message_keys)
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("MGET pinned", e))?;
         format::pinned(records)
@@ -213,7 +213,7 @@ impl MessageCache for RedisMessageCache {
             .arg(&index)
             .arg(0)
             .arg(-1)
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("ZRANGE messages", e))?;
         let mut invocation = INVALIDATE.key(&index);
@@ -225,7 +225,7 @@ impl MessageCache for RedisMessageCache {
             invocation.key(keys.message_of(id));
         }
         let _: i64 = invocation
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await
             .map_err(|e| unavailable("invalidate_chat", e))?;
         Ok(())

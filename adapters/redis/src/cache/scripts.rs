@@ -73,7 +73,7 @@ impl RedisMessageCache {
         }
         let mut conn = self.backend.conn().await?;
         invocation
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await
             .map_err(|e| unavailable(op, e))
     }
@@ -90,7 +90,7 @@ impl RedisMessageCache {
             let n: u64 = COUNT_LIVE
                 .key(page)
                 .arg(TOMBSTONE)
-                .invoke_async(&mut *conn)
+                .invoke_async(&mut conn)
                 .await
                 .map_err(|e| unavailable("count messages", e))?;
             live += n;

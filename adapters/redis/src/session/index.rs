@@ -23,7 +23,7 @@ impl RedisSessionStore {
             .arg(&index)
             .arg(0)
             .arg(-1)
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("read session index", e))?;
         Ok(ids)
@@ -44,7 +44,7 @@ impl RedisSessionStore {
             .cmd("ZREM")
             .arg(keys.user_sessions(user))
             .arg(ids)
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("remove sessions", e))?;
         Ok(removed)

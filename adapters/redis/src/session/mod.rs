@@ -33,7 +33,7 @@ impl RedisSessionStore {
         let mut conn = self.backend.conn().await?;
         redis::cmd("GET")
             .arg(self.backend.keys().session(id))
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("GET session", e))
     }
@@ -88,7 +88,7 @@ impl SessionStore for RedisSessionStore {
             let mut conn = self.backend.conn().await?;
             redis::cmd("MGET")
                 .arg(&session_keys)
-                .query_async(&mut *conn)
+                .query_async(&mut conn)
                 .await
                 .map_err(|e| unavailable("MGET sessions", e))?
         };
@@ -113,7 +113,7 @@ impl SessionStore for RedisSessionStore {
         let mut conn = self.backend.conn().await?;
         redis::cmd("UNLINK")
             .arg(self.backend.keys().user_sessions(user))
-            .query_async::<u64>(&mut *conn)
+            .query_async::<u64>(&mut conn)
             .await
             .map_err(|e| unavailable("UNLINK session index", e))?;
         Ok(removed)
@@ -146,7 +146,7 @@ impl SessionStore for RedisSessionStore {
             .arg(1)
             .arg("PX")
             .arg(ttl_ms(expires_at))
-            .query_async::<()>(&mut *conn)
+            .query_async::<()>(&mut conn)
             .await
             .map_err(|e| unavailable("SET blacklist", e))
     }
@@ -164,7 +164,7 @@ impl SessionStore for RedisSessionStore {
             .arg(keys.session(id))
             .cmd("EXISTS")
             .arg(keys.blacklist(token.as_str()))
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("authorize", e))?;
         if blacklisted {

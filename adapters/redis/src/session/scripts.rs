@@ -29,7 +29,7 @@ impl RedisSessionStore {
             .arg(ttl_ms(session.expires_at))
             .arg(session.expires_at.timestamp_millis())
             .arg(session.id.to_string())
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await
             .map_err(|e| unavailable("create session", e))
     }
@@ -53,7 +53,7 @@ impl RedisSessionStore {
             .arg(next.expires_at.timestamp_millis().max(1))
             .arg(next.id.to_string())
             .arg(next.user_id.to_string())
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await
             .map_err(|e| unavailable("rotate session", e))
     }

@@ -64,6 +64,7 @@ fn message(chat: ChatId, seq: i64, at: DateTime<Utc>) -> Message {
         created_at: at,
         edited_at: None,
         pinned_at: None,
+        version: 0,
     }
 }
 

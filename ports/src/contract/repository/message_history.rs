@@ -96,19 +96,20 @@ pub(super) async fn edits_content(repos: &Repositories) {
     let content = MessageContent::parse("edited text").unwrap();
     let edited_at = micros(Utc::now());
 
-    let edited = repos
+    let changed = repos
         .messages
         .update_content(target.id, &content, edited_at)
         .await
         .expect("update_content")
-        .expect("update_content of a stored message returns it")
-        .message;
+        .expect("update_content of a stored message returns it");
+    let edited = changed.message;
     let mut expected = target.clone();
     expected.content = "edited text".to_owned();
     expected.edited_at = Some(edited_at);
+    expected.version = changed.pts;
     assert_eq!(
         edited, expected,
-        "update_content replaces the content and sets edited_at, nothing else"
+        "update_content replaces the content, sets edited_at and the version, nothing else"
     );
     assert_eq!(
         repos.messages.get(target.id).await.expect("get"),
@@ -230,13 +231,14 @@ pub(super) async fn pins_newest_pin_first(repos: &Repositories) {
             .set_pinned(stored[i].id, Some(t0 + Duration::seconds(secs)))
     };
 
-    let pinned = pin(1, 1)
+    let changed = pin(1, 1)
         .await
         .expect("set_pinned")
-        .expect("set_pinned of a stored message returns it")
-        .message;
+        .expect("set_pinned of a stored message returns it");
+    let pinned = changed.message;
     let mut expected = stored[1].clone();
     expected.pinned_at = Some(t0 + Duration::seconds(1));
+    expected.version = changed.pts;
     assert_eq!(
         pinned, expected,
         "set_pinned(Some) sets pinned_at, nothing else"

@@ -61,8 +61,8 @@ pub(super) async fn insert_new(repos: &Repositories, message: NewMessage) -> Ins
     assert!(outcome.pts > 0, "a creation takes a pts");
     assert_eq!(
         outcome.message,
-        message.into_message(outcome.message.seq),
-        "insert returns the message as given, with its assigned seq"
+        message.into_message(outcome.message.seq, outcome.pts),
+        "insert returns the message as given, with its assigned seq and its version"
     );
     outcome
 }
