@@ -212,3 +212,29 @@ async fn sessions_list_revoke_logout_others_and_all() {
         "others untouched"
     );
 }
+
+#[tokio::test]
+async fn a_user_is_found_by_id_and_an_unknown_id_is_404() {
+    let server = TestServer::memory().await;
+    let (alice, login) = server.client().signup(&unique("a")).await;
+    let id = login["user"]["id"].as_str().unwrap().to_owned();
+    let found = alice.get(&format!("/api/users/{id}")).await;
+    assert_eq!(found.status, 200);
+    assert_eq!(found.body["username"], login["user"]["username"]);
+    assert!(found.body.get("password_hash").is_none());
+    let missing = alice
+        .get(&format!("/api/users/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(
+        (missing.status, missing.body["error"].as_str()),
+        (404, Some("not_found"))
+    );
+    assert_eq!(
+        server
+            .client()
+            .get(&format!("/api/users/{id}"))
+            .await
+            .status,
+        401
+    );
+}

@@ -169,6 +169,12 @@ impl UserApi {
         }))
     }
 
+    /// One user by id (any signed-in user may look up a name).
+    #[oai(path = "/api/users/:id", method = "get")]
+    async fn user(&self, _auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<UserDto>> {
+        Ok(Json(self.uc.users.get(id.0.into()).await?.into()))
+    }
+
     /// A user's presence; unknown or never seen users are `offline`.
     #[oai(path = "/api/users/:id/presence", method = "get")]
     async fn presence(&self, _auth: BearerAuth, id: Path<Uuid>) -> ApiResult<Json<PresenceDto>> {

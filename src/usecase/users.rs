@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use webchat_domain::User;
+use webchat_domain::{User, UserId};
 use webchat_ports::UserRepository;
 
 use super::{AppError, AppResult};
@@ -18,6 +18,11 @@ pub struct UserService {
 impl UserService {
     pub fn new(users: Arc<dyn UserRepository>) -> Self {
         Self { users }
+    }
+
+    /// One user (to show a name for an id); 404 when unknown.
+    pub async fn get(&self, id: UserId) -> AppResult<User> {
+        self.users.get(id).await?.ok_or(AppError::NotFound("user"))
     }
 
     /// Users whose name starts with `prefix` (without regard to case), by name.
