@@ -120,7 +120,9 @@ pub trait MessageRepository: Send + Sync {
     /// Stores a message, assigning the chat's next `seq` atomically with the insert:
     /// per chat, seqs start at 1 and are gapless and strictly increasing even under
     /// concurrent inserts from several processes. Idempotent per
-    /// `(chat, sender, client_msg_id)`.
+    /// `(chat, sender, client_msg_id)`. Checks membership in the same step:
+    /// `PortError::NotFound` when the chat does not exist or the sender is not one
+    /// of its members (nothing is stored, no seq or pts is taken).
     async fn insert(&self, message: NewMessage) -> PortResult<InsertOutcome>;
 
     async fn get(&self, id: MessageId) -> PortResult<Option<Message>>;

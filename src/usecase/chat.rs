@@ -155,6 +155,21 @@ impl ChatService {
         }
     }
 
+    /// Why a user may not act in `chat` (after a write refused them): 404 when the
+    /// chat does not exist, 403 otherwise.
+    pub async fn refusal(&self, chat: ChatId) -> AppError {
+        match self.chats.get(chat).await {
+            Ok(Some(_)) => AppError::Forbidden,
+            Ok(None) => AppError::NotFound("chat"),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Notes a membership a write just proved (the outage fallback of reads).
+    pub fn remember_member(&self, user: UserId, chat: ChatId) {
+        self.memo.remember(chat, user);
+    }
+
     /// Adds `new_member` (members only). Adding an existing member changes nothing.
     #[tracing::instrument(skip(self))]
     pub async fn add_member(

@@ -37,6 +37,14 @@ impl MemoryChatRepository {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Whether `user` is a member of `chat` (for the message repository's inserts).
+    pub(crate) fn has_member(&self, chat: ChatId, user: UserId) -> bool {
+        lock(&self.state)
+            .by_id
+            .get(&chat)
+            .is_some_and(|s| s.members.contains(&user))
+    }
 }
 
 impl Chats {

@@ -43,10 +43,11 @@ pub use user_repository::MemoryUserRepository;
 
 /// Fresh, empty in-memory users, chats and messages, standing in for one database.
 pub fn memory_repositories() -> Repositories {
+    let chats = Arc::new(MemoryChatRepository::new());
     Repositories {
         users: Arc::new(MemoryUserRepository::new()),
-        chats: Arc::new(MemoryChatRepository::new()),
-        messages: Arc::new(MemoryMessageRepository::new()),
+        messages: Arc::new(MemoryMessageRepository::new(Arc::clone(&chats))),
+        chats,
     }
 }
 

@@ -1,5 +1,5 @@
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -7,15 +7,17 @@ use webchat_domain::{
     ChangeKind, ChatChange, ChatHead, ChatId, ClientMsgId, Message, MessageContent, MessageId,
     NewMessage, UserId,
 };
-use webchat_ports::{ChangePage, Changed, InsertOutcome, MessageRepository, PortResult};
+use webchat_ports::{ChangePage, Changed, InsertOutcome, MessageRepository, PortError, PortResult};
 
-use crate::lock;
+use crate::{lock, MemoryChatRepository};
 
 /// Messages in memory, with per-chat seqs and pts assigned under one lock (hence
-/// gapless and in commit order).
-#[derive(Debug, Default)]
+/// gapless and in commit order). Inserts check membership in the chats it is given,
+/// as the database's insert does.
+#[derive(Debug)]
 pub struct MemoryMessageRepository {
     state: Mutex<Messages>,
+    chats: Arc<MemoryChatRepository>,
 }
 
 #[derive(Debug, Default)]
@@ -45,8 +47,11 @@ struct ChatLog {
 type SendKey = (ChatId, UserId, ClientMsgId);
 
 impl MemoryMessageRepository {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(chats: Arc<MemoryChatRepository>) -> Self {
+        Self {
+            state: Mutex::default(),
+            chats,
+        }
     }
 }
 
@@ -105,6 +110,9 @@ fn send_key(chat: ChatId, sender: UserId, key: &Option<ClientMsgId>) -> Option<S
 impl MessageRepository for MemoryMessageRepository {
     #[tracing::instrument(skip(self, message), fields(chat_id = %message.chat_id, message_id = %message.id))]
     async fn insert(&self, message: NewMessage) -> PortResult<InsertOutcome> {
+        if !self.chats.has_member(message.chat_id, message.sender_id) {
+            return Err(PortError::NotFound);
+        }
         let mut state = lock(&self.state);
         let key = send_key(message.chat_id, message.sender_id, &message.client_msg_id);
         if let Some(existing) = key.as_ref().and_then(|k| state.sent.get(k)) {

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use webchat_domain::{
     ChatId, ClientMsgId, Event, Message, MessageContent, MessageId, NewMessage, UserId,
 };
-use webchat_ports::{Changed, Clock, MessageCache, MessageRepository, PortResult, RECENT_WINDOW};
+use webchat_ports::{
+    Changed, Clock, MessageCache, MessageRepository, PortError, PortResult, RECENT_WINDOW,
+};
 
 use crate::usecase::chat::ChatService;
 use crate::usecase::events::Publisher;
@@ -73,8 +75,9 @@ impl MessageService {
     ) -> AppResult<Message> {
         let content = MessageContent::parse(content)?;
         let client_msg_id = client_msg_id.map(ClientMsgId::parse).transpose()?;
-        self.chats.ensure_member(sender, chat).await?;
-        let outcome = self
+        // The insert checks membership itself (one database round trip); only a
+        // refusal costs a second look, to say which refusal it was.
+        let inserted = self
             .messages
             .insert(NewMessage {
                 id: MessageId::new(),
@@ -84,7 +87,13 @@ impl MessageService {
                 client_msg_id,
                 created_at: self.clock.now(),
             })
-            .await?;
+            .await;
+        let outcome = match inserted {
+            Ok(outcome) => outcome,
+            Err(PortError::NotFound) => return Err(self.chats.refusal(chat).await),
+            Err(e) => return Err(e.into()),
+        };
+        self.chats.remember_member(sender, chat);
         if outcome.created {
             cache_write(
                 "cache_message",

@@ -29,19 +29,24 @@ const MESSAGE_COLUMNS: &str = "id, chat_id, sender_id, content, seq, client_msg_
 
 /// Stores a message with the chat's next seq and pts and logs its creation, or
 /// returns the live message this sender already sent with this key. No row: the chat
-/// does not exist.
+/// does not exist or the sender is not a member. One statement: membership,
+/// idempotency, seq and insert in one round trip.
 pub(super) async fn insert(
     conn: &mut AsyncPgConnection,
     message: &NewMessage,
 ) -> QueryResult<Option<MessageWithPts>> {
     let sql = format!(
-        "WITH existing AS ( \
+        "WITH member AS ( \
+             SELECT 1 FROM chat_members WHERE chat_id = $2 AND user_id = $3 \
+         ), existing AS ( \
              SELECT {MESSAGE_COLUMNS} FROM messages \
              WHERE $5::text IS NOT NULL AND chat_id = $2 AND sender_id = $3 \
                AND client_msg_id = $5 AND deleted_at IS NULL \
+               AND EXISTS (SELECT 1 FROM member) \
          ), bump AS ( \
              UPDATE chats SET last_seq = last_seq + 1, last_pts = last_pts + 1 \
-             WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM existing) \
+             WHERE id = $2 AND EXISTS (SELECT 1 FROM member) \
+               AND NOT EXISTS (SELECT 1 FROM existing) \
              RETURNING last_seq, last_pts \
          ), inserted AS ( \
              INSERT INTO messages (id, chat_id, sender_id, content, seq, client_msg_id, created_at, pts) \

@@ -22,6 +22,7 @@ where
     assigns_seqs_per_chat_from_one(&make().await).await;
     seqs_stay_gapless_under_concurrent_inserts(&make().await).await;
     sends_are_idempotent_per_chat_sender_and_key(&make().await).await;
+    only_members_send(&make().await).await;
     message_history::pages_newest_first(&make().await).await;
     message_history::recovers_oldest_first(&make().await).await;
     message_history::edits_content(&make().await).await;
@@ -224,5 +225,34 @@ async fn sends_are_idempotent_per_chat_sender_and_key(repos: &Repositories) {
     assert_eq!(
         after.message.seq, 5,
         "racing duplicates leave no gap in the seqs"
+    );
+}
+
+async fn only_members_send(repos: &Repositories) {
+    let u = stored_users(repos, 2).await;
+    let chat = stored_chat(repos, &[u[0].id]).await;
+    let outsider = repos
+        .messages
+        .insert(new_message(chat.id, u[1].id, "let me in", Some("k")))
+        .await;
+    assert_eq!(
+        outsider,
+        Err(crate::PortError::NotFound),
+        "insert by a non-member is NotFound"
+    );
+    let nowhere = repos
+        .messages
+        .insert(new_message(ChatId::new(), u[0].id, "anyone?", None))
+        .await;
+    assert_eq!(
+        nowhere,
+        Err(crate::PortError::NotFound),
+        "insert into an unknown chat is NotFound"
+    );
+    let first = insert_new(repos, new_message(chat.id, u[0].id, "member", None)).await;
+    assert_eq!(
+        (first.message.seq, first.pts),
+        (1, 1),
+        "a refused insert takes no seq and no pts"
     );
 }
