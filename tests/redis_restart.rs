@@ -81,9 +81,8 @@ async fn surviving_a_redis_restart() {
     alice_ws
         .send_json(json!({"type": "send", "chat_id": chat, "content": "during outage"}))
         .await;
-    let ack = alice_ws.expect("ack").await;
-    assert_eq!(ack["message"]["seq"], 1);
-    alice_ws.expect("message.created").await;
+    let frames = alice_ws.expect_each(&["ack", "message.created"]).await;
+    assert_eq!(frames[0]["message"]["seq"], 1);
 
     redis.start().expect("redis restarts");
     wait_healthy(a).await;

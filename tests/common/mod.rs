@@ -252,6 +252,28 @@ impl Ws {
         }
     }
 
+    /// Waits for one frame of each kind, in whatever order they come (a socket's
+    /// `ack` and its own `message.created` may arrive either way round); returns
+    /// them in the order asked.
+    pub async fn expect_each(&mut self, kinds: &[&str]) -> Vec<Value> {
+        let mut found: Vec<Option<Value>> = vec![None; kinds.len()];
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while found.iter().any(Option::is_none) {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(v) = self.next_within(left).await else {
+                panic!("no {kinds:?} frames within {WAIT:?} (found {found:?})");
+            };
+            if let Some(i) = kinds
+                .iter()
+                .enumerate()
+                .position(|(i, k)| found[i].is_none() && v["type"] == *k)
+            {
+                found[i] = Some(v);
+            }
+        }
+        found.into_iter().flatten().collect()
+    }
+
     /// Asserts no frame of `kind` arrives within `wait`.
     pub async fn expect_no(&mut self, kind: &str, wait: Duration) {
         let deadline = tokio::time::Instant::now() + wait;

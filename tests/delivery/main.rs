@@ -9,3 +9,4 @@ mod faults;
 mod ordering;
 mod recovery;
 mod support;
+mod write_path;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use webchat::app::wiring::{wire, Backends};
 use webchat::config::Config;
-use webchat_ports::EventBus;
+use webchat_ports::{EventBus, MessageRepository};
 use webchat_postgres::testing::TestDatabase;
 use webchat_postgres::PgBackend;
 use webchat_redis::testing::{redis_or_skip, unique_prefix, OwnRedis};
@@ -26,10 +26,15 @@ pub struct Cluster {
     pub own_redis: Option<OwnRedis>,
 }
 
+/// Wraps the message repository of every instance (to slow a read down).
+pub type RepoWrap =
+    Arc<dyn Fn(Arc<dyn MessageRepository>) -> Arc<dyn MessageRepository> + Send + Sync>;
+
 #[derive(Default)]
 pub struct Options {
     pub own_redis: bool,
     pub wrap: Option<BusWrap>,
+    pub wrap_messages: Option<RepoWrap>,
 }
 
 impl Cluster {
@@ -55,6 +60,9 @@ impl Cluster {
             let mut wired = wire(&config, pg.repositories(), Some(pg.clone())).expect("wires");
             if let Some(wrap) = &options.wrap {
                 wired.ports.bus = wrap(wired.ports.bus.clone(), i);
+            }
+            if let Some(wrap) = &options.wrap_messages {
+                wired.ports.messages = wrap(wired.ports.messages.clone());
             }
             let (app, b) = wired.into_app();
             servers.push(TestServer::start(app).await);

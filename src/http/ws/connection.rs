@@ -1,31 +1,78 @@
 //! One socket's life: registered and subscribed to its user's chats, then a loop
-//! that reads client frames, writes what the registry queues for it, pings, and
-//! re-checks the session, until the client leaves, the session ends, the socket
+//! that writes what the registry queues for it, handles the client's frames, pings,
+//! and re-checks the session, until the client leaves, the session ends, the socket
 //! falls too far behind, or the server shuts down.
+//!
+//! Handling a client's frame never blocks delivery: the frame's work (a send, a
+//! recovery) runs as a future the loop polls beside everything else, one frame at a
+//! time, so events keep flowing to the socket meanwhile. Queued frames go out
+//! together: everything waiting is fed into the write buffer and flushed once.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use poem::web::websocket::{CloseCode, Message, WebSocketStream};
+use poem::Upgraded;
 use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
 use uuid::Uuid;
 use webchat_domain::{SocketId, UserId};
 
-use super::budget::{FrameBudget, TypingGate, FRAMES_PER_SEC};
-use super::protocol::FrameError;
+use super::budget::{FrameBudget, TypingGate};
 use super::registry::{ConnId, OUTBOUND_BUFFER};
 use super::{Gateway, PING_EVERY, SILENCE_LIMIT, WRITE_TIMEOUT};
 use crate::usecase::auth::AuthContext;
 
-type Sink = futures::stream::SplitSink<WebSocketStream, Message>;
+type Sink = SplitSink<WebSocketStream<Upgraded>, Message>;
+type Source = SplitStream<WebSocketStream<Upgraded>>;
 
-/// Writes one frame; false when the peer is gone or has stopped reading (a write
-/// that cannot finish within WRITE_TIMEOUT must not stall the socket's loop).
-async fn write(sink: &mut Sink, message: Message) -> bool {
+/// The work a client frame asked for, polled by the loop; yields the reply.
+pub(super) type Work = Pin<Box<dyn Future<Output = Option<Utf8Bytes>> + Send>>;
+
+/// Frames written per flush at most, so one busy socket cannot hog its task.
+const BATCH: usize = 64;
+
+/// Writes `first` and whatever else is queued (up to [`BATCH`]), then flushes once;
+/// false when the peer is gone or has stopped reading (a write that cannot finish
+/// within WRITE_TIMEOUT must not stall the socket's loop).
+async fn write_batch<S>(sink: &mut S, first: Message, rx: &mut mpsc::Receiver<Utf8Bytes>) -> bool
+where
+    S: futures::Sink<Message> + Unpin,
+{
+    let written = async {
+        sink.feed(first).await?;
+        for _ in 1..BATCH {
+            match rx.try_recv() {
+                Ok(frame) => sink.feed(Message::Text(frame)).await?,
+                Err(_) => break,
+            }
+        }
+        sink.flush().await
+    };
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, written).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn write_one(sink: &mut Sink, message: Message) -> bool {
     matches!(
         tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await,
         Ok(Ok(()))
     )
+}
+
+/// Resolves with the work's reply, or never while there is no work.
+async fn work_done(work: &mut Option<Work>) -> Option<Utf8Bytes> {
+    match work.as_mut() {
+        Some(work) => work.await,
+        None => std::future::pending().await,
+    }
 }
 
 pub(super) struct Connection {
@@ -34,7 +81,7 @@ pub(super) struct Connection {
     pub(super) ctx: AuthContext,
     pub(super) socket_id: SocketId,
     pub(super) typing: TypingGate,
-    budget: FrameBudget,
+    pub(super) budget: FrameBudget,
 }
 
 impl Connection {
@@ -51,8 +98,8 @@ impl Connection {
     }
 
     #[tracing::instrument(skip_all, fields(user = %self.user, socket = %self.socket_id))]
-    pub(super) async fn run(mut self, socket: WebSocketStream) {
-        let (mut sink, mut stream) = socket.split();
+    pub(super) async fn run(mut self, socket: WebSocketStream<Upgraded>) {
+        let (mut sink, mut stream): (Sink, Source) = socket.split();
         let (tx, mut rx) = mpsc::channel(OUTBOUND_BUFFER);
         let kill = std::sync::Arc::new(Notify::new());
         let registry = self.gateway.registry.clone();
@@ -65,26 +112,43 @@ impl Connection {
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let mut last_heard = Instant::now();
+        let mut work: Option<Work> = None;
         let close: Option<(CloseCode, &str)> = loop {
             tokio::select! {
-                incoming = stream.next() => {
+                out = rx.recv() => match out {
+                    Some(frame) => {
+                        if !write_batch(&mut sink, Message::Text(frame), &mut rx).await {
+                            break None;
+                        }
+                    }
+                    None => break None,
+                },
+                reply = work_done(&mut work) => {
+                    work = None;
+                    if let Some(reply) = reply {
+                        if !write_one(&mut sink, Message::Text(reply)).await {
+                            break None;
+                        }
+                    }
+                }
+                incoming = stream.next(), if work.is_none() => {
                     let reply = match incoming {
                         Some(Ok(Message::Text(text))) => {
                             last_heard = Instant::now();
-                            if self.budget.take() {
-                                self.handle(conn, &text).await
-                            } else {
-                                Some(FrameError::new(
-                                    "too_many_requests",
-                                    format!("at most {FRAMES_PER_SEC} frames per second"),
-                                ).to_frame().render())
+                            match self.handle(conn, text.as_str()) {
+                                Step::Reply(reply) => Some(reply),
+                                Step::Work(next) => {
+                                    work = Some(next);
+                                    None
+                                }
+                                Step::Nothing => None,
                             }
                         }
                         Some(Ok(Message::Binary(_))) => {
                             last_heard = Instant::now();
-                            Some(FrameError::new("bad_frame", "binary frames are not supported").to_frame().render())
+                            Some(super::frames::binary_refused())
                         }
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
                             last_heard = Instant::now();
                             None
                         }
@@ -95,24 +159,16 @@ impl Connection {
                         }
                     };
                     if let Some(reply) = reply {
-                        if !write(&mut sink, Message::Text(reply)).await {
+                        if !write_one(&mut sink, Message::Text(reply)).await {
                             break None;
                         }
                     }
                 }
-                out = rx.recv() => match out {
-                    Some(frame) => {
-                        if !write(&mut sink, Message::Text(frame)).await {
-                            break None;
-                        }
-                    }
-                    None => break None,
-                },
                 _ = ping.tick() => {
                     if last_heard.elapsed() > SILENCE_LIMIT {
                         break Some((CloseCode::Away, "no answer to pings"));
                     }
-                    if !write(&mut sink, Message::Ping(Vec::new())).await {
+                    if !write_one(&mut sink, Message::Ping(Default::default())).await {
                         break None;
                     }
                     uc.presence.touch(self.user, &self.socket_id).await;
@@ -127,7 +183,11 @@ impl Connection {
             }
         };
         if let Some((code, reason)) = close {
-            write(&mut sink, Message::Close(Some((code, reason.to_owned())))).await;
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            write_one(&mut sink, Message::Close(Some(frame))).await;
         }
         let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
         // Presence first: shutdown waits for the registry to empty, so by then
@@ -152,5 +212,72 @@ impl Connection {
         uc.presence
             .connect_with_chats(self.user, &self.socket_id, chats)
             .await;
+    }
+}
+
+/// What a client frame needs: a reply now, work to run, or nothing.
+pub(super) enum Step {
+    Reply(Utf8Bytes),
+    Work(Work),
+    Nothing,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use super::*;
+
+    /// A sink that records what it was fed and how often it was flushed.
+    #[derive(Default)]
+    struct Counting {
+        fed: Vec<Message>,
+        flushes: usize,
+    }
+
+    impl futures::Sink<Message> for Counting {
+        type Error = std::convert::Infallible;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+            self.fed.push(item);
+            Ok(())
+        }
+        fn poll_flush(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
+            self.flushes += 1;
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn queued_frames_go_out_together_with_one_flush() {
+        let (tx, mut rx) = mpsc::channel(OUTBOUND_BUFFER);
+        for i in 0..9 {
+            tx.try_send(Utf8Bytes::from(format!("frame {i}"))).unwrap();
+        }
+        let mut sink = Counting::default();
+        assert!(write_batch(&mut sink, Message::Text("first".into()), &mut rx).await);
+        assert_eq!(
+            (sink.fed.len(), sink.flushes),
+            (10, 1),
+            "ten frames, one flush"
+        );
+
+        for i in 0..(BATCH + 5) {
+            tx.try_send(Utf8Bytes::from(format!("more {i}"))).unwrap();
+        }
+        let mut sink = Counting::default();
+        let first = rx.recv().await.unwrap();
+        assert!(write_batch(&mut sink, Message::Text(first), &mut rx).await);
+        assert_eq!(sink.fed.len(), BATCH, "a batch is capped");
+        assert_eq!(rx.len(), 5, "the rest waits for the next turn");
     }
 }

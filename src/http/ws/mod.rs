@@ -16,14 +16,17 @@ pub mod registry;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::web::websocket::{WebSocket, WebSocketConfig};
+use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::web::Data;
-use poem::{handler, IntoResponse, Request, Response};
+use poem::{handler, Body, IntoResponse, Request, Response};
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
 
 use self::connection::Connection;
 use self::registry::SocketRegistry;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::usecase::{AppError, UseCases};
 
 /// How often the server pings, and how long a silent socket may live.
@@ -40,9 +43,47 @@ pub struct Gateway {
     pub shutdown: watch::Receiver<bool>,
 }
 
+/// The socket settings. Small buffers: an idle socket holds only its read buffer
+/// (chat frames are small; a larger frame grows it for as long as it takes). Frames
+/// queued for a socket are written into the write buffer and flushed together once,
+/// so a burst costs one system call, not one per frame.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(1024)
+        .write_buffer_size(64 * 1024)
+        .max_write_buffer_size(1 << 20)
+        .max_message_size(Some(1 << 20))
+        .max_frame_size(Some(1 << 20))
+}
+
+fn bad_upgrade() -> Response {
+    let body = ErrorBody::new("bad_request", "expected a WebSocket upgrade");
+    (StatusCode::BAD_REQUEST, poem::web::Json(body)).into_response()
+}
+
+/// The `Sec-WebSocket-Accept` of a valid upgrade request, or `None`.
+fn accept_key(req: &Request) -> Option<String> {
+    let protocol = req.header(header::UPGRADE)?;
+    let connection = req.header(header::CONNECTION)?;
+    let valid = req.method() == Method::GET
+        && protocol.eq_ignore_ascii_case("websocket")
+        && connection
+            .split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        && req.header(header::SEC_WEBSOCKET_VERSION) == Some("13");
+    let key = req.headers().get(header::SEC_WEBSOCKET_KEY)?;
+    valid.then(|| derive_accept_key(key.as_bytes()))
+}
+
 /// Authenticates before upgrading: a refused token is an HTTP 401, not a socket.
+/// The upgrade is done here (not through poem's extractor) so the socket speaks
+/// tungstenite's own frames, whose text is shared bytes: an event rendered once is
+/// written to every socket without a copy per socket.
 #[handler]
-pub async fn upgrade(req: &Request, ws: WebSocket, gateway: Data<&Gateway>) -> Response {
+pub async fn upgrade(req: &Request, gateway: Data<&Gateway>) -> Response {
+    let Some(accept) = accept_key(req) else {
+        return bad_upgrade();
+    };
     let Some(token) = super::throttle::access_token(req).map(str::to_owned) else {
         return ApiError::from(AppError::Unauthorized).into_response();
     };
@@ -50,18 +91,25 @@ pub async fn upgrade(req: &Request, ws: WebSocket, gateway: Data<&Gateway>) -> R
         Ok(ctx) => ctx,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let Ok(on_upgrade) = req.take_upgrade() else {
+        return bad_upgrade();
+    };
     let gateway = gateway.0.clone();
-    // Small buffers: tungstenite's defaults (128 KiB each way) would cost ~300 KiB
-    // per idle socket; chat frames are small and a write is flushed at once.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_write_buffer_size(1 << 20)
-        .max_message_size(Some(1 << 20))
-        .max_frame_size(Some(1 << 20));
-    ws.config(config)
-        .on_upgrade(move |socket| async move {
-            Connection::new(gateway, ctx).run(socket).await;
-        })
-        .into_response()
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let socket =
+            WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(socket_config())).await;
+        Connection::new(gateway, ctx).run(socket).await;
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(
+            header::SEC_WEBSOCKET_ACCEPT,
+            HeaderValue::from_str(&accept).unwrap_or(HeaderValue::from_static("")),
+        )
+        .body(Body::empty())
 }

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use webchat_domain::event::Topic;
 use webchat_domain::{ChatHead, ChatId, Event};
 
@@ -70,7 +71,8 @@ fn deliver_all(state: &State, chat: ChatId, events: &[Arc<Event>]) {
         return;
     };
     for event in events {
-        let Some(frame) = ServerFrame::from_event(event).map(|f| f.render()) else {
+        let Some(frame) = ServerFrame::from_event(event).map(|f| Utf8Bytes::from(f.render()))
+        else {
             continue;
         };
         for conn in &room.conns {

@@ -24,6 +24,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use webchat_domain::event::Topic;
 use webchat_domain::{ChatHead, ChatId, Event, UserId};
 
@@ -40,7 +41,7 @@ pub const OUTBOUND_BUFFER: usize = 1024;
 /// The registry's handle on one socket.
 struct Conn {
     user: UserId,
-    tx: mpsc::Sender<String>,
+    tx: mpsc::Sender<Utf8Bytes>,
     kill: Arc<Notify>,
     /// The chats the socket is in, with its position in each: what came after it
     /// reaches the socket live (unknown while the chat's head could not be read).
@@ -69,9 +70,10 @@ impl State {
         }
     }
 
-    fn deliver(&self, conn: ConnId, frame: &str) {
+    /// Queues a rendered frame for a socket: the bytes are shared, not copied.
+    fn deliver(&self, conn: ConnId, frame: &Utf8Bytes) {
         if let Some(c) = self.conns.get(&conn) {
-            if let Err(mpsc::error::TrySendError::Full(_)) = c.tx.try_send(frame.to_owned()) {
+            if let Err(mpsc::error::TrySendError::Full(_)) = c.tx.try_send(frame.clone()) {
                 if !c.slow.swap(true, Ordering::Relaxed) {
                     tracing::warn!(conn, "slow consumer: closing socket");
                     c.kill.notify_one();
@@ -163,7 +165,7 @@ impl SocketRegistry {
     pub async fn register(
         &self,
         user: UserId,
-        tx: mpsc::Sender<String>,
+        tx: mpsc::Sender<Utf8Bytes>,
         kill: Arc<Notify>,
     ) -> ConnId {
         let id = {
@@ -247,10 +249,12 @@ impl SocketRegistry {
                     chat: ChatJson { chat, member_ids },
                 }
                 .render();
-                self.on_chat_joined(*user_id, chat.id, frame);
+                self.on_chat_joined(*user_id, chat.id, frame.into());
             }
             Event::Presence { chats, user_id, .. } => {
-                let Some(frame) = ServerFrame::from_event(&event).map(|f| f.render()) else {
+                let Some(frame) =
+                    ServerFrame::from_event(&event).map(|f| Utf8Bytes::from(f.render()))
+                else {
                     return;
                 };
                 let state = self.state();
@@ -268,7 +272,9 @@ impl SocketRegistry {
                 }
             }
             Event::Typing { chat_id, user_id } => {
-                let Some(frame) = ServerFrame::from_event(&event).map(|f| f.render()) else {
+                let Some(frame) =
+                    ServerFrame::from_event(&event).map(|f| Utf8Bytes::from(f.render()))
+                else {
                     return;
                 };
                 let state = self.state();
@@ -283,7 +289,7 @@ impl SocketRegistry {
     }
 
     /// The user joined a chat: subscribe each of their local sockets, then tell them.
-    fn on_chat_joined(&self, user: UserId, chat: ChatId, frame: String) {
+    fn on_chat_joined(&self, user: UserId, chat: ChatId, frame: Utf8Bytes) {
         let conns: Vec<ConnId> = self
             .state()
             .users

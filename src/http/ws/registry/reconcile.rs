@@ -160,13 +160,14 @@ impl SocketRegistry {
                 }
             };
             tracing::info!(%user, %chat, sockets = missing.len(), "repaired a missed chat.joined");
-            let frame = ServerFrame::ChatJoined {
+            let frame: tokio_tungstenite::tungstenite::Utf8Bytes = ServerFrame::ChatJoined {
                 chat: ChatJson {
                     chat: &view.chat,
                     member_ids: &view.member_ids,
                 },
             }
-            .render();
+            .render()
+            .into();
             for conn in missing {
                 if let Err(e) = self.join(conn, chat).await {
                     tracing::warn!(error = %e, "cannot subscribe a socket to a joined chat");
