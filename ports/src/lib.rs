@@ -39,9 +39,10 @@ pub use session::SessionStore;
 
 #[cfg(feature = "mock")]
 pub use {
-    announce::MockAnnouncer, cache::MockMessageCache, clock::MockClock, event_bus::MockEventBus, health::MockHealthCheck,
-    presence::MockPresenceStore, rate_limit::MockRateLimiter, repository::MockChatRepository,
-    repository::MockMessageRepository, repository::MockUserRepository, session::MockSessionStore,
+    announce::MockAnnouncer, cache::MockMessageCache, clock::MockClock, event_bus::MockEventBus,
+    health::MockHealthCheck, presence::MockPresenceStore, rate_limit::MockRateLimiter,
+    repository::MockChatRepository, repository::MockMessageRepository,
+    repository::MockUserRepository, session::MockSessionStore,
 };
 
 /// Shorthand for port results.
