@@ -9,6 +9,7 @@
 //! not be reached or answered with a failure; callers apply the degradation
 //! policy (docs/protocol.md) to it. "Not found" is usually an `Ok(None)`/`Ok(false)`, not an error.
 
+pub mod announce;
 pub mod cache;
 pub mod clock;
 pub mod error;
@@ -22,7 +23,8 @@ pub mod session;
 #[cfg(feature = "contract")]
 pub mod contract;
 
-pub use cache::{CacheConfig, CacheStats, MessageCache, RECENT_WINDOW};
+pub use announce::{Announced, Announcer, CacheThenPublish};
+pub use cache::{CacheConfig, CacheStats, MessageCache, INDEX_LIMIT, RECENT_WINDOW};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::PortError;
 pub use event_bus::{EventBus, EventStream};
@@ -37,9 +39,10 @@ pub use session::SessionStore;
 
 #[cfg(feature = "mock")]
 pub use {
-    cache::MockMessageCache, clock::MockClock, event_bus::MockEventBus, health::MockHealthCheck,
-    presence::MockPresenceStore, rate_limit::MockRateLimiter, repository::MockChatRepository,
-    repository::MockMessageRepository, repository::MockUserRepository, session::MockSessionStore,
+    announce::MockAnnouncer, cache::MockMessageCache, clock::MockClock, event_bus::MockEventBus,
+    health::MockHealthCheck, presence::MockPresenceStore, rate_limit::MockRateLimiter,
+    repository::MockChatRepository, repository::MockMessageRepository,
+    repository::MockUserRepository, session::MockSessionStore,
 };
 
 /// Shorthand for port results.

@@ -15,6 +15,7 @@
 //! | PresenceStore | [`MemoryPresenceStore::new(config, clock)`](MemoryPresenceStore::new) |
 //! | MessageCache | [`MemoryMessageCache::new(config, clock)`](MemoryMessageCache::new) |
 //! | EventBus | [`MemoryEventBus::new()`](MemoryEventBus::new): one process only |
+//! | Announcer | `webchat_ports::CacheThenPublish::new(cache, bus)` over the two above |
 //!
 //! Every adapter passes the conformance suites of `webchat_ports::contract`
 //! (`tests/contract.rs`).

@@ -8,7 +8,9 @@ use webchat_memory::{
     MemoryRateLimiter, MemorySessionStore,
 };
 use webchat_ports::contract::{self, ManualTimeControl, TimeControl};
-use webchat_ports::{EventBus, MessageCache, PresenceStore, RateLimiter, SessionStore};
+use webchat_ports::{
+    Announcer, CacheThenPublish, EventBus, MessageCache, PresenceStore, RateLimiter, SessionStore,
+};
 
 #[tokio::test]
 async fn user_repository_conforms() {
@@ -63,6 +65,20 @@ async fn message_cache_conforms() {
         let cache: Arc<dyn MessageCache> =
             Arc::new(MemoryMessageCache::new(config, time.manual_clock()));
         (cache, Arc::new(time) as Arc<dyn TimeControl>)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn announcer_conforms() {
+    contract::announcer_contract(|config| async move {
+        let time = ManualTimeControl::new();
+        let cache: Arc<dyn MessageCache> =
+            Arc::new(MemoryMessageCache::new(config, time.manual_clock()));
+        let bus: Arc<dyn EventBus> = Arc::new(MemoryEventBus::new());
+        let announcer: Arc<dyn Announcer> =
+            Arc::new(CacheThenPublish::new(Arc::clone(&cache), Arc::clone(&bus)));
+        (announcer, cache, bus)
     })
     .await;
 }

@@ -33,18 +33,30 @@ impl RedisEventBus {
     }
 }
 
+/// The first half of a publication, shared by [`RedisEventBus::publish`] and the
+/// announcer: hands `event` to this process's subscribers of its channel, then
+/// returns that channel and the envelope to PUBLISH on it (the copy that comes back
+/// to this process carries its origin and is skipped).
+pub(crate) fn deliver_locally(
+    backend: &RedisBackend,
+    event: &Event,
+) -> (String, PortResult<String>) {
+    let channel = backend.keys().channel(&event.topic());
+    let link = backend.pubsub();
+    link.deliver_local(&channel, event);
+    let payload = link.encode(event).map_err(|e| corrupt("event", e));
+    (channel, payload)
+}
+
 #[async_trait]
 impl EventBus for RedisEventBus {
     #[tracing::instrument(skip(self, event), fields(topic = ?event.topic()))]
     async fn publish(&self, event: &Event) -> PortResult<()> {
-        let channel = self.backend.keys().channel(&event.topic());
-        let link = self.backend.pubsub();
-        link.deliver_local(&channel, event);
-        let payload = link.encode(event).map_err(|e| corrupt("event", e))?;
+        let (channel, payload) = deliver_locally(&self.backend, event);
         let mut conn = self.backend.conn().await?;
         let _receivers: u64 = redis::cmd("PUBLISH")
             .arg(&channel)
-            .arg(payload)
+            .arg(payload?)
             .query_async(&mut conn)
             .await
             .map_err(|e| unavailable("PUBLISH", e))?;

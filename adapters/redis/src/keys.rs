@@ -73,21 +73,28 @@ impl Keys {
         self.key(format_args!("throttle:{policy}:{subject}:{route}"))
     }
 
+    // The cache's keys put the entity id in braces: a hash tag, so every key of one
+    // chat shares one Redis Cluster slot (its scripts are single-slot) and a message
+    // key sits in its own slot (only single-key commands and per-key scripts touch it).
+
     pub(crate) fn message(&self, id: MessageId) -> String {
         self.message_of(&id.to_string())
     }
-    /// The message key of an id read back from a zset.
+    /// The message key of an id read back from an index.
     pub(crate) fn message_of(&self, id: &str) -> String {
-        self.key(format_args!("message:{id}"))
+        self.key(format_args!("message:{{{id}}}"))
     }
     pub(crate) fn chat_messages(&self, chat: ChatId) -> String {
-        self.key(format_args!("chat:messages:{chat}"))
+        self.key(format_args!("chat:messages:{{{chat}}}"))
     }
     pub(crate) fn chat_recent(&self, chat: ChatId) -> String {
-        self.key(format_args!("chat:recent:{chat}"))
+        self.key(format_args!("chat:recent:{{{chat}}}"))
     }
     pub(crate) fn chat_pinned(&self, chat: ChatId) -> String {
-        self.key(format_args!("chat:pinned:{chat}"))
+        self.key(format_args!("chat:pinned:{{{chat}}}"))
+    }
+    pub(crate) fn chat_changed(&self, chat: ChatId) -> String {
+        self.key(format_args!("chat:changed:{{{chat}}}"))
     }
 
     /// The pub/sub channel of a topic.
@@ -115,6 +122,28 @@ mod tests {
             "webchat:throttle:strict:1.2.3.4:/api/auth/login"
         );
         assert_eq!(k.channel(&Topic::Presence), "webchat:presence");
+        let (chat, message) = (ChatId::new(), MessageId::new());
+        assert_eq!(k.message(message), format!("webchat:message:{{{message}}}"));
+        assert_eq!(
+            k.chat_recent(chat),
+            format!("webchat:chat:recent:{{{chat}}}")
+        );
+        assert_eq!(
+            k.chat_pinned(chat),
+            format!("webchat:chat:pinned:{{{chat}}}")
+        );
+        assert_eq!(
+            k.chat_messages(chat),
+            format!("webchat:chat:messages:{{{chat}}}")
+        );
+        assert_eq!(
+            k.chat_changed(chat),
+            format!("webchat:chat:changed:{{{chat}}}")
+        );
+        assert_eq!(
+            k.channel(&Topic::Chat(chat)),
+            format!("webchat:chat:{chat}")
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Redis adapters for webchat: presence, sessions, rate limits, the message cache,
-//! the event bus and the `redis` health check, all over one [`RedisBackend`].
+//! the event bus, the announcer (cache write-through and publication of a send in
+//! one round trip) and the `redis` health check, all over one [`RedisBackend`].
 //!
 //! # Wiring
 //!
@@ -17,6 +18,7 @@
 //! let limiter = Arc::new(RedisRateLimiter::new(backend.clone()));
 //! let cache = Arc::new(RedisMessageCache::new(backend.clone(), CacheConfig::default()));
 //! let bus = Arc::new(RedisEventBus::new(backend.clone()));
+//! let announcer = Arc::new(RedisAnnouncer::new(backend.clone(), CacheConfig::default()));
 //! let health = Arc::new(RedisHealthCheck::new(backend.clone()));
 //! // ... serve ...
 //! backend.shutdown().await;
@@ -35,15 +37,22 @@
 //! | `user:sessions:{userId}` | zset of session ids by expiry ms | >= the longest session | [`session`] |
 //! | `token:blacklist:{sha256 hex}` | string | the token's remaining lifetime | [`session`] |
 //! | `throttle:{policy}:{subject}:{route}` | counter | the policy window | [`rate_limit`] |
-//! | `message:{messageId}` | string, JSON Message | cache ttl | [`cache`] |
-//! | `chat:messages:{chatId}` | zset of message ids by seq | cache ttl, refreshed on write | [`cache`] |
-//! | `chat:recent:{chatId}` | list of the newest 50 messages (JSON) | cache ttl, refreshed on write | [`cache`] |
-//! | `chat:pinned:{chatId}` | zset of message ids by pin time ms | cache ttl | [`cache`] |
+//! | `message:{<messageId>}` | string, JSON Message (a read copy), or `~deleted` (a tombstone) | `read_ttl` for a copy, cache ttl for a tombstone | [`cache`] |
+//! | `chat:recent:{<chatId>}` | list of the newest 50 messages (JSON), newest first | cache ttl, refreshed on write | [`cache`] |
+//! | `chat:pinned:{<chatId>}` | hash: message id -> JSON (or `~unpinned:<version>`), plus `~empty` -> the set's `as_of` | cache ttl | [`cache`] |
+//! | `chat:messages:{<chatId>}` | zset of the chat's copies' ids by seq, the newest 1000 | cache ttl, refreshed on write | [`cache`] |
+//! | `chat:changed:{<chatId>}` | string, the watermark (highest version written through) | cache ttl, refreshed on write | [`cache`] |
+//!
+//! The cache's ids in braces are literal hash tags: every key of one chat is on one
+//! Redis Cluster slot, every `message:{id}` on its own; no script touches keys of
+//! two slots (each script starts with a `#!lua` shebang, so Cluster mode enforces it).
 //!
 //! Channels: `chat:{chatId}`, `user:{userId}`, `presence` ([`event_bus`]).
 //!
-//! Multi-step writes are single Lua scripts (`src/lua/`) or MULTI pipelines; stats
-//! and `clear_all` walk keys with SCAN + UNLINK, never KEYS.
+//! Multi-step writes are single Lua scripts (`src/lua/`) or MULTI pipelines (the
+//! cache's writes that span a chat and a message are one script per slot, in an
+//! order argued for in [`cache`]); stats and `clear_all` walk keys with SCAN +
+//! UNLINK, never KEYS.
 //!
 //! # Degradation
 //!
@@ -53,6 +62,7 @@
 //! and callers apply the policy of docs/protocol.md. The event bus still delivers to this
 //! process's subscribers, and resubscribes every channel once Redis is back.
 
+pub mod announce;
 mod backend;
 pub mod cache;
 mod config;
@@ -69,6 +79,7 @@ mod supervisor;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use announce::RedisAnnouncer;
 pub use backend::RedisBackend;
 pub use cache::RedisMessageCache;
 pub use config::{ConfigError, RedisConfig, DEFAULT_KEY_PREFIX};

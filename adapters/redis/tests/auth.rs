@@ -81,11 +81,11 @@ async fn password_and_database_are_honoured() {
     };
     for backend in [&by_host, &by_url] {
         RedisMessageCache::new(backend.clone(), CacheConfig::default())
-            .cache_message(&message)
+            .cache_read(std::slice::from_ref(&message))
             .await
             .unwrap();
     }
-    let key = |prefix: &str| format!("{prefix}message:{}", message.id);
+    let key = |prefix: &str| format!("{prefix}message:{{{}}}", message.id);
     assert_eq!(
         in_db(port, 3, Some(&key("webchat:"))).await,
         1,

@@ -8,15 +8,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use webchat_domain::{Event, Topic};
 use webchat_ports::contract::{
-    event_bus_contract, message_cache_contract, presence_store_contract, rate_limiter_contract,
-    session_store_contract,
+    announcer_contract, event_bus_contract, message_cache_contract, presence_store_contract,
+    rate_limiter_contract, session_store_contract,
 };
 use webchat_ports::{
-    CacheConfig, EventBus, EventStream, MessageCache, PortResult, PresenceConfig, PresenceStore,
-    RateLimiter, SessionStore,
+    Announcer, CacheConfig, EventBus, EventStream, MessageCache, PortResult, PresenceConfig,
+    PresenceStore, RateLimiter, SessionStore,
 };
 use webchat_redis::{
-    RedisEventBus, RedisMessageCache, RedisPresenceStore, RedisRateLimiter, RedisSessionStore,
+    RedisAnnouncer, RedisEventBus, RedisMessageCache, RedisPresenceStore, RedisRateLimiter,
+    RedisSessionStore,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,6 +86,28 @@ async fn message_cache_conforms() {
             let cache: Arc<dyn MessageCache> =
                 Arc::new(RedisMessageCache::new(isolation.backend(), config));
             (cache, common::real_time())
+        }
+    })
+    .await;
+    isolation.wipe().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcer_conforms() {
+    let Some(url) = common::redis_or_skip().await else {
+        return;
+    };
+    let isolation = common::Isolation::new(&url);
+    announcer_contract(|config: CacheConfig| {
+        let isolation = Arc::clone(&isolation);
+        async move {
+            let backend = isolation.backend();
+            let announcer: Arc<dyn Announcer> =
+                Arc::new(RedisAnnouncer::new(backend.clone(), config.clone()));
+            let cache: Arc<dyn MessageCache> =
+                Arc::new(RedisMessageCache::new(backend.clone(), config));
+            let bus: Arc<dyn EventBus> = Arc::new(RedisEventBus::new(backend));
+            (announcer, cache, bus)
         }
     })
     .await;

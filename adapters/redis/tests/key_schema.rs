@@ -25,11 +25,19 @@ const TABLE: &[(&str, &str, bool)] = &[
     ("user:sessions:", "zset", true),
     ("token:blacklist:", "string", true),
     ("throttle:", "string", true),
-    ("message:", "string", true),
-    ("chat:messages:", "zset", true),
-    ("chat:recent:", "list", true),
-    ("chat:pinned:", "zset", true),
+    ("message:{", "string", true),
+    ("chat:messages:{", "zset", true),
+    ("chat:recent:{", "list", true),
+    ("chat:pinned:{", "hash", true),
+    ("chat:changed:{", "string", true),
 ];
+
+/// The cache's keys carry their id as a hash tag: `{chatId}` or `{messageId}`.
+fn hash_tag(name: &str) -> Option<&str> {
+    let open = name.find('{')?;
+    let close = open + name[open..].find('}')?;
+    Some(&name[open + 1..close])
+}
 
 fn message(chat: ChatId, seq: i64) -> Message {
     Message {
@@ -90,17 +98,28 @@ async fn scenario(backend: &webchat_redis::RedisBackend) {
         .unwrap();
 
     let cache = RedisMessageCache::new(backend.clone(), CacheConfig::default());
-    let chat = ChatId::new();
-    let (first, mut second) = (message(chat, 1), message(chat, 2));
+    let (first, mut second) = (message(CHAT, 1), message(CHAT, 2));
     cache
-        .warm_up(chat, std::slice::from_ref(&first))
+        .delete_cached(CHAT, MessageId::new(), 0)
+        .await
+        .unwrap();
+    cache
+        .warm_up(CHAT, std::slice::from_ref(&first), 1)
         .await
         .unwrap();
     cache.cache_message(&second).await.unwrap();
-    cache.cache_pinned(chat, &[]).await.unwrap();
+    cache.cache_pinned(CHAT, &[], 2).await.unwrap();
     second.pinned_at = Some(Utc::now());
+    second.version = 3;
     cache.update_cached(&second).await.unwrap();
+    cache
+        .cache_read(std::slice::from_ref(&first))
+        .await
+        .unwrap();
 }
+
+/// The chat the scenario's cache keys belong to.
+const CHAT: ChatId = ChatId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001));
 
 #[tokio::test]
 async fn every_key_matches_the_contract_table() {
@@ -137,6 +156,19 @@ async fn every_key_matches_the_contract_table() {
             .unwrap();
         if *has_ttl {
             assert!(ttl > 0, "{key} must have a TTL, has PTTL {ttl}");
+        }
+        if row.starts_with("chat:") {
+            assert_eq!(
+                hash_tag(name),
+                Some(CHAT.to_string().as_str()),
+                "{key}: a chat's keys carry the chat id as their hash tag"
+            );
+        } else if row.starts_with("message:") {
+            let id = hash_tag(name).unwrap_or_else(|| panic!("{key} has no hash tag"));
+            assert!(
+                id.parse::<MessageId>().is_ok(),
+                "{key}: a message key carries the message id as its hash tag"
+            );
         }
         seen.insert(*row);
     }

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use uuid::Uuid;
-use webchat_domain::{InstanceId, SessionId, SocketId, TokenFingerprint, UserId, UserSession};
-use webchat_ports::{PresenceConfig, PresenceStore, SessionStore};
-use webchat_redis::{RedisPresenceStore, RedisSessionStore};
+use webchat_domain::{
+    ChatId, InstanceId, SessionId, SocketId, TokenFingerprint, UserId, UserSession,
+};
+use webchat_ports::{CacheConfig, MessageCache, PresenceConfig, PresenceStore, SessionStore};
+use webchat_redis::{RedisMessageCache, RedisPresenceStore, RedisSessionStore};
 
 async fn pttl(url: &str, key: &str) -> i64 {
     let client = redis::Client::open(url).unwrap();
@@ -120,5 +122,73 @@ async fn session_keys_live_until_expiry_and_the_index_outlives_them() {
         around(index_ttl, Duration::from_secs(240 * 60)),
         "extending a session past the index's lifetime extends it"
     );
+    common::wipe(&url, &prefix).await;
+}
+
+#[tokio::test]
+async fn cache_keys_live_the_ttl_and_read_copies_read_ttl() {
+    let Some(url) = common::redis_or_skip().await else {
+        return;
+    };
+    let backend = common::backend(&url);
+    let prefix = backend.key_prefix().to_owned();
+    let config = CacheConfig {
+        ttl: Duration::from_secs(3600),
+        read_ttl: Duration::from_secs(300),
+    };
+    let cache = RedisMessageCache::new(backend, config.clone());
+    let chat = ChatId::new();
+    let all = common::history(chat, 3);
+    cache.warm_up(chat, &all[1..], 2).await.unwrap();
+    cache.cache_message(&all[0]).await.unwrap();
+    cache.cache_read(&all[1..2]).await.unwrap();
+    cache
+        .update_cached(&common::pinned(&all[2], true, 4))
+        .await
+        .unwrap();
+    cache.cache_pinned(chat, &[], 4).await.unwrap();
+    cache.delete_cached(chat, all[0].id, 5).await.unwrap();
+    cache.warm_up(chat, &all[1..], 5).await.unwrap();
+
+    for (key, lifetime, what) in [
+        (
+            format!("message:{{{}}}", all[1].id),
+            config.read_ttl,
+            "a read copy lives read_ttl",
+        ),
+        (
+            format!("message:{{{}}}", all[2].id),
+            config.read_ttl,
+            "the copy update_cached writes lives read_ttl",
+        ),
+        (
+            format!("message:{{{}}}", all[0].id),
+            config.ttl,
+            "a tombstone lives the ttl",
+        ),
+        (
+            format!("chat:recent:{{{chat}}}"),
+            config.ttl,
+            "a window lives the ttl",
+        ),
+        (
+            format!("chat:pinned:{{{chat}}}"),
+            config.ttl,
+            "a pinned set lives the ttl",
+        ),
+        (
+            format!("chat:messages:{{{chat}}}"),
+            config.ttl,
+            "an index lives the ttl",
+        ),
+        (
+            format!("chat:changed:{{{chat}}}"),
+            config.ttl,
+            "a watermark lives the ttl",
+        ),
+    ] {
+        let left = pttl(&url, &format!("{prefix}{key}")).await;
+        assert!(around(left, lifetime), "{what}: {key} has PTTL {left}");
+    }
     common::wipe(&url, &prefix).await;
 }

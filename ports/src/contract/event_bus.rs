@@ -27,7 +27,7 @@ where
     delivers_only_what_follows_the_subscription(make().await).await;
 }
 
-fn typing(chat: ChatId) -> Event {
+pub(super) fn typing(chat: ChatId) -> Event {
     Event::Typing {
         chat_id: chat,
         user_id: UserId::new(),
@@ -57,7 +57,7 @@ async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<T> {
 }
 
 /// The stream's next event; panics naming `behaviour` when none comes in time.
-async fn next(stream: &mut EventStream, behaviour: &str) -> Event {
+pub(super) async fn next(stream: &mut EventStream, behaviour: &str) -> Event {
     match within(PATIENCE, stream.next()).await {
         Some(Some(event)) => Arc::unwrap_or_clone(event),
         Some(None) => panic!("{behaviour}: the subscription ended"),

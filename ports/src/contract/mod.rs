@@ -20,6 +20,7 @@ use async_trait::async_trait;
 
 use crate::{Clock, ManualClock};
 
+mod announce;
 mod cache;
 mod event_bus;
 mod fixtures;
@@ -29,6 +30,7 @@ mod repository;
 mod services;
 mod session;
 
+pub use announce::{announcer_contract, Announcing};
 pub use cache::message_cache_contract;
 pub use event_bus::event_bus_contract;
 pub use presence::presence_store_contract;

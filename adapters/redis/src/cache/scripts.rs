@@ -1,100 +1,122 @@
-//! The cache's Lua scripts (`lua/cache_*.lua`) and the argument lists they take.
+//! The cache's Lua scripts (`lua/cache_*.lua`) and how they are sent.
+//!
+//! Two kinds, by the keys they touch, so that each runs on one Redis Cluster slot:
+//! *chat scripts* declare only keys of one chat (`chat:*:{chatId}`) and get the
+//! shared prelude `cache_chat.lua`; *per-key scripts* touch their one
+//! `message:{id}` key. An operation that needs both sends one of each, in the order
+//! its comment argues for.
 
 use std::sync::LazyLock;
 
-use redis::{Script, ScriptInvocation};
-use webchat_domain::Message;
-use webchat_ports::PortResult;
+use redis::{Pipeline, Script, Value};
+use webchat_ports::{PortError, PortResult};
 
-use super::format::{encode, TOMBSTONE};
-use super::RedisMessageCache;
-use crate::backend::unavailable;
-use crate::scan::scan_keys;
+use super::format::{EMPTY_MARKER, TOMBSTONE, UNPINNED_MARKER};
+use crate::backend::{corrupt, unavailable, RedisBackend};
 
-/// A script that takes messages: the shared prelude, then its body.
-fn with_prelude(body: &str) -> Script {
+/// The first lines of every cache script: a shebang without flags, so that in
+/// Redis Cluster mode Redis itself refuses a script touching keys of two slots
+/// (declared or not); then the markers, defined once (in `format`).
+fn header() -> String {
+    format!(
+        "#!lua\nlocal EMPTY, TOMBSTONE, UNPINNED = '{EMPTY_MARKER}', '{TOMBSTONE}', '{UNPINNED_MARKER}'\n"
+    )
+}
+
+/// A script over one chat's keys: the markers, the shared prelude, then its body.
+fn chat_script(body: &str) -> Script {
     Script::new(&format!(
-        "{}\n{}",
-        include_str!("../lua/cache_common.lua"),
+        "{}{}\n{}",
+        header(),
+        include_str!("../lua/cache_chat.lua"),
         body
     ))
 }
 
-pub(super) static CACHE_MESSAGE: LazyLock<Script> =
-    LazyLock::new(|| with_prelude(include_str!("../lua/cache_message.lua")));
+/// A script over one `message:{id}` key.
+fn key_script(body: &str) -> Script {
+    Script::new(&format!("{}{}", header(), body))
+}
+
+pub(crate) static CACHE_MESSAGE: LazyLock<Script> =
+    LazyLock::new(|| chat_script(include_str!("../lua/cache_message.lua")));
+pub(crate) static ANNOUNCE: LazyLock<Script> =
+    LazyLock::new(|| chat_script(include_str!("../lua/cache_announce.lua")));
 pub(super) static UPDATE: LazyLock<Script> =
-    LazyLock::new(|| with_prelude(include_str!("../lua/cache_update.lua")));
-pub(super) static CACHE_MANY: LazyLock<Script> =
-    LazyLock::new(|| with_prelude(include_str!("../lua/cache_many.lua")));
-pub(super) static CACHE_PINNED: LazyLock<Script> =
-    LazyLock::new(|| with_prelude(include_str!("../lua/cache_pinned.lua")));
+    LazyLock::new(|| chat_script(include_str!("../lua/cache_update.lua")));
+pub(super) static DELETE: LazyLock<Script> =
+    LazyLock::new(|| chat_script(include_str!("../lua/cache_delete.lua")));
+pub(super) static FORGET: LazyLock<Script> =
+    LazyLock::new(|| chat_script(include_str!("../lua/cache_forget.lua")));
 pub(super) static WARM_UP: LazyLock<Script> =
-    LazyLock::new(|| with_prelude(include_str!("../lua/cache_warm_up.lua")));
-pub(super) static INVALIDATE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/cache_invalidate.lua")));
-static COUNT_LIVE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/cache_count_live.lua")));
+    LazyLock::new(|| chat_script(include_str!("../lua/cache_warm_up.lua")));
+pub(super) static CACHE_PINNED: LazyLock<Script> =
+    LazyLock::new(|| chat_script(include_str!("../lua/cache_pinned.lua")));
+pub(super) static INDEX: LazyLock<Script> =
+    LazyLock::new(|| chat_script(include_str!("../lua/cache_index.lua")));
+pub(super) static COPY: LazyLock<Script> =
+    LazyLock::new(|| key_script(include_str!("../lua/cache_copy.lua")));
+pub(super) static DROP_COPY: LazyLock<Script> =
+    LazyLock::new(|| key_script(include_str!("../lua/cache_drop_copy.lua")));
 
-/// Keys per `COUNT_LIVE` call.
-const PAGE: usize = 500;
+fn no_script(reply: &Value) -> bool {
+    matches!(reply, Value::ServerError(e) if e.kind() == Some(redis::ServerErrorKind::NoScript))
+}
 
-impl RedisMessageCache {
-    /// Runs a prelude script (`cache_common.lua`): its own keys, then the tombstone
-    /// marker, the ttl and its own args, then each message's key pair and arg four.
-    pub(super) async fn run(
-        &self,
-        op: &str,
-        script: &Script,
-        own_keys: &[String],
-        own_args: &[String],
-        messages: &[Message],
-    ) -> PortResult<i64> {
-        let keys = self.backend.keys();
-        let mut invocation: ScriptInvocation<'_> = script.prepare_invoke();
-        for key in own_keys {
-            invocation.key(key);
-        }
-        invocation.arg(TOMBSTONE).arg(self.ttl());
-        for arg in own_args {
-            invocation.arg(arg);
-        }
-        for message in messages {
-            let pin_score = message
-                .pinned_at
-                .map(|t| t.timestamp_millis().to_string())
-                .unwrap_or_default();
-            invocation
-                .key(keys.message(message.id))
-                .key(keys.chat_messages(message.chat_id))
-                .arg(encode(message)?)
-                .arg(message.seq)
-                .arg(message.id.to_string())
-                .arg(pin_score);
-        }
-        let mut conn = self.backend.conn().await?;
-        invocation
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| unavailable(op, e))
-    }
-
-    /// How many `message:*` keys hold a message rather than a tombstone.
-    pub(super) async fn count_live_messages(&self) -> PortResult<u64> {
-        let keys: Vec<String> = scan_keys(&self.backend, "message:*")
-            .await?
-            .into_iter()
-            .collect();
-        let mut live = 0;
-        for page in keys.chunks(PAGE) {
-            let mut conn = self.backend.conn().await?;
-            let n: u64 = COUNT_LIVE
-                .key(page)
-                .arg(TOMBSTONE)
-                .invoke_async(&mut conn)
+/// Sends `pipe` in one round trip and returns each command's reply. A pipeline is
+/// not a transaction: each command (or script) is atomic on its own, and they run in
+/// the order given. Scripts go as EVALSHA; when Redis has lost its script cache (a
+/// restart), `scripts` are loaded and the whole pipeline is sent again, so every
+/// pipeline holding a script must be safe to repeat (each one here is).
+///
+/// Each command touches one slot. In a later Redis Cluster mode a pipeline spanning
+/// slots would be sent command by command, in the same order (every argument for
+/// why an order is safe holds for commands sent one after the other).
+pub(super) async fn send(
+    backend: &RedisBackend,
+    op: &str,
+    pipe: &mut Pipeline,
+    scripts: &[&Script],
+) -> PortResult<Vec<Value>> {
+    pipe.ignore_errors();
+    let mut conn = backend.conn().await?;
+    let mut replies: Vec<Value> = pipe
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| unavailable(op, e))?;
+    if replies.iter().any(no_script) {
+        for script in scripts {
+            script
+                .load_async(&mut conn)
                 .await
-                .map_err(|e| unavailable("count messages", e))?;
-            live += n;
+                .map_err(|e| unavailable(op, e))?;
         }
-        Ok(live)
+        replies = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| unavailable(op, e))?;
+    }
+    for reply in &replies {
+        if let Value::ServerError(e) = reply {
+            return Err(unavailable(op, e.clone().into()));
+        }
+    }
+    Ok(replies)
+}
+
+/// One reply of a pipeline, as `T`.
+pub(super) fn reply<T: redis::FromRedisValue>(op: &str, value: Value) -> PortResult<T> {
+    redis::from_redis_value(value).map_err(|e| corrupt(op, e))
+}
+
+/// A pipeline's replies, one per command sent, or a `Corrupt` error.
+pub(super) fn replies(op: &str, replies: Vec<Value>, expected: usize) -> PortResult<Vec<Value>> {
+    if replies.len() == expected {
+        Ok(replies)
+    } else {
+        Err(PortError::Corrupt(format!(
+            "{op}: {} replies to {expected} commands",
+            replies.len()
+        )))
     }
 }

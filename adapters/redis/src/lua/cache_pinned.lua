@@ -1,15 +1,18 @@
--- Replaces the chat's pinned set, leaving tombstoned ids out. `pinned` reads the
--- messages by id, so they are cached too, but entries already cached are what
--- `get_cached` answers and stay as they are. The marker keeps an empty set cached.
--- KEYS[1] chat:pinned:{chat}, then the messages' pairs
--- ARGV[3] empty-set marker, then the messages' fours (pin score in unix ms)
-redis.call('DEL', KEYS[1])
-redis.call('ZADD', KEYS[1], 0, ARGV[3])
-for _, m in ipairs(messages(2, 4)) do
-  if not tombstoned(m) then
-    redis.call('ZADD', KEYS[1], m.score, m.id)
-    store(m, true)
-  end
+-- cache_pinned: replaces the chat's pinned set with messages read when the chat
+-- stood at `as_of`, unless the watermark is above `as_of`. The EMPTY field is always
+-- there (so a set with nothing pinned is cached) and holds `as_of`. The caller left
+-- out tombstoned messages (checked before; a delete after that raised the watermark
+-- or marks the id out of this set after it).
+-- KEYS[1] chat:pinned:{chat}  KEYS[2] chat:changed:{chat}
+-- ARGV[1] as_of  ARGV[2] ttl ms  ARGV[3..] pairs of message id, message JSON
+local w = watermark(KEYS[2])
+if w ~= nil and w > tonumber(ARGV[1]) then
+  return 0
 end
-redis.call('PEXPIRE', KEYS[1], TTL)
+redis.call('UNLINK', KEYS[1])
+redis.call('HSET', KEYS[1], EMPTY, ARGV[1])
+if #ARGV > 2 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1

@@ -72,3 +72,51 @@ impl Isolation {
         }
     }
 }
+
+/// A stored-looking message of `chat` with `seq`, created at pts `seq`.
+pub fn message(chat: webchat_domain::ChatId, seq: i64) -> webchat_domain::Message {
+    use chrono::TimeZone;
+    webchat_domain::Message {
+        id: webchat_domain::MessageId::new(),
+        chat_id: chat,
+        sender_id: webchat_domain::UserId::new(),
+        content: format!("message {seq}"),
+        seq,
+        client_msg_id: None,
+        created_at: chrono::Utc.timestamp_opt(1_700_000_000 + seq, 0).unwrap(),
+        edited_at: None,
+        pinned_at: None,
+        version: seq,
+    }
+}
+
+/// A chat's history with seqs 1..=n, newest first (as `warm_up` takes it).
+pub fn history(chat: webchat_domain::ChatId, n: i64) -> Vec<webchat_domain::Message> {
+    (1..=n).rev().map(|seq| message(chat, seq)).collect()
+}
+
+/// `m` after an edit committed at pts `version`.
+pub fn edited(m: &webchat_domain::Message, version: i64) -> webchat_domain::Message {
+    let mut m = m.clone();
+    m.content = format!("edited at pts {version}");
+    m.edited_at = Some(m.created_at);
+    m.version = version;
+    m
+}
+
+/// `m` pinned (at its creation time + 1 s) or unpinned, committed at pts `version`.
+pub fn pinned(m: &webchat_domain::Message, pin: bool, version: i64) -> webchat_domain::Message {
+    let mut m = m.clone();
+    m.pinned_at = pin.then(|| m.created_at + chrono::Duration::seconds(1));
+    m.version = version;
+    m
+}
+
+/// A plain connection of the test's own to `url`.
+pub async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect")
+}

@@ -2,78 +2,68 @@
 
 use webchat_domain::ChatId;
 
-use super::{cached, history, message, now, recent, seqs, Made};
+use super::{
+    as_of, cache_message, cached, delete, edited, history, message, now, recent, seqs, update,
+    warm_up, Made,
+};
 use crate::RECENT_WINDOW;
 
-pub(super) async fn warms_up_and_caps_the_window((cache, time): Made) {
+pub(super) async fn warm_up_creates_the_window_capped((cache, time): Made) {
     let t = now(&time);
     let chat = ChatId::new();
+    assert_eq!(
+        recent(&cache, chat, 10).await,
+        None,
+        "recent is None for a chat without a window"
+    );
     let all = history(chat, 60, t);
-    cache.warm_up(chat, &all).await.expect("warm_up");
-
+    warm_up(&cache, chat, &all, as_of(&all)).await;
     let window = recent(&cache, chat, 100)
         .await
         .expect("warm_up creates the window");
     assert_eq!(
-        window.len(),
-        RECENT_WINDOW,
-        "the window keeps only the newest RECENT_WINDOW messages"
-    );
-    assert_eq!(
         window,
         all[..RECENT_WINDOW].to_vec(),
-        "the window holds the newest messages, newest first"
+        "warm_up keeps only the newest RECENT_WINDOW messages, newest first"
     );
     assert_eq!(
         seqs(&recent(&cache, chat, 10).await.expect("window")),
         (51..=60).rev().collect::<Vec<_>>(),
         "recent cuts the window to limit, newest first"
     );
-    assert_eq!(
-        recent(&cache, ChatId::new(), 10).await,
-        None,
-        "recent is None for a chat without a window"
-    );
 
     let short = ChatId::new();
-    cache
-        .warm_up(short, &history(short, 3, t))
-        .await
-        .expect("warm_up");
+    let three = history(short, 3, t);
+    warm_up(&cache, short, &three, 3).await;
     assert_eq!(
-        seqs(&recent(&cache, short, RECENT_WINDOW).await.expect("window")),
-        vec![3, 2, 1],
+        recent(&cache, short, RECENT_WINDOW).await,
+        Some(three),
         "a short history is cached whole"
     );
     let replacement = vec![message(short, 5, t), message(short, 4, t)];
-    cache.warm_up(short, &replacement).await.expect("warm_up");
+    warm_up(&cache, short, &replacement, 5).await;
     assert_eq!(
         recent(&cache, short, RECENT_WINDOW).await,
         Some(replacement),
         "warm_up replaces an existing window"
     );
+
+    let empty = ChatId::new();
+    warm_up(&cache, empty, &[], 0).await;
+    assert_eq!(
+        recent(&cache, empty, 10).await,
+        Some(Vec::new()),
+        "an empty history is cached as an empty window"
+    );
 }
 
-pub(super) async fn extends_the_window_with_the_next_message((cache, time): Made) {
+pub(super) async fn cache_message_extends_the_window_with_the_next_message((cache, time): Made) {
     let t = now(&time);
     let chat = ChatId::new();
-    let first = message(chat, 1, t);
-    cache.cache_message(&first).await.expect("cache_message");
-    assert_eq!(
-        recent(&cache, chat, 10).await,
-        None,
-        "cache_message never creates a window"
-    );
-    assert_eq!(
-        cached(&cache, first.id).await,
-        Some(first.clone()),
-        "cache_message caches by id"
-    );
-
     let all = history(chat, 60, t);
-    cache.warm_up(chat, &all).await.expect("warm_up");
+    warm_up(&cache, chat, &all, 60).await;
     let next = message(chat, 61, t);
-    cache.cache_message(&next).await.expect("cache_message");
+    cache_message(&cache, &next).await;
     let window = recent(&cache, chat, 100).await.expect("window");
     assert_eq!(
         window.first(),
@@ -92,14 +82,8 @@ pub(super) async fn extends_the_window_with_the_next_message((cache, time): Made
     );
 
     let short = ChatId::new();
-    cache
-        .warm_up(short, &history(short, 2, t))
-        .await
-        .expect("warm_up");
-    cache
-        .cache_message(&message(short, 3, t))
-        .await
-        .expect("cache_message");
+    warm_up(&cache, short, &history(short, 2, t), 2).await;
+    cache_message(&cache, &message(short, 3, t)).await;
     assert_eq!(
         seqs(&recent(&cache, short, 10).await.expect("window")),
         vec![3, 2, 1],
@@ -107,65 +91,81 @@ pub(super) async fn extends_the_window_with_the_next_message((cache, time): Made
     );
 
     let empty = ChatId::new();
-    cache.warm_up(empty, &[]).await.expect("warm_up");
-    assert_eq!(
-        recent(&cache, empty, 10).await,
-        Some(Vec::new()),
-        "an empty history is cached as an empty window"
-    );
+    warm_up(&cache, empty, &[], 0).await;
     let one = message(empty, 1, t);
-    cache.cache_message(&one).await.expect("cache_message");
+    cache_message(&cache, &one).await;
     assert_eq!(
         recent(&cache, empty, 10).await,
         Some(vec![one]),
-        "seq 1 enters an empty window"
+        "seq 1 enters an empty window (its head counts as seq 0)"
     );
 }
 
-pub(super) async fn keeps_the_window_on_a_re_cache((cache, time): Made) {
+pub(super) async fn cache_message_never_creates_a_window_nor_a_copy((cache, time): Made) {
+    let t = now(&time);
+    let chat = ChatId::new();
+    let first = message(chat, 1, t);
+    cache_message(&cache, &first).await;
+    assert_eq!(
+        recent(&cache, chat, 10).await,
+        None,
+        "cache_message never creates a window"
+    );
+    assert_eq!(
+        cached(&cache, first.id).await,
+        None,
+        "cache_message caches no copy by id"
+    );
+    assert_eq!(
+        cache.stats().await.expect("stats").total_cached_messages,
+        0,
+        "cache_message leaves nothing stats counts"
+    );
+}
+
+pub(super) async fn cache_message_keeps_the_window_on_a_re_cache((cache, time): Made) {
     let t = now(&time);
     let chat = ChatId::new();
     let all = history(chat, 5, t);
-    cache.warm_up(chat, &all).await.expect("warm_up");
-
-    cache.cache_message(&all[0]).await.expect("cache_message");
-    cache.cache_message(&all[2]).await.expect("cache_message");
-    cache.cache_message(&all[4]).await.expect("cache_message");
+    warm_up(&cache, chat, &all, 5).await;
+    for m in [&all[0], &all[2], &all[4]] {
+        cache_message(&cache, m).await;
+    }
     assert_eq!(
         recent(&cache, chat, 10).await,
         Some(all.clone()),
         "re-caching the head, a middle or the oldest message of the window leaves it as it was"
     );
+    let mut same_seq = message(chat, 3, t);
+    same_seq.content = "another id with a seq the window holds".to_owned();
+    cache_message(&cache, &same_seq).await;
     assert_eq!(
-        cached(&cache, all[2].id).await,
-        Some(all[2].clone()),
-        "a re-cached message is cached by id"
+        recent(&cache, chat, 10).await,
+        Some(all),
+        "a message with a seq the window already holds leaves it as it was"
     );
 }
 
-pub(super) async fn drops_the_window_on_an_out_of_order_older_message((cache, time): Made) {
+pub(super) async fn cache_message_drops_the_window_on_an_older_message_it_lacks(
+    (cache, time): Made,
+) {
     let t = now(&time);
     // Send A stored seq 3, send B stored seq 4 and cached it first: the window lacks 3.
     let chat = ChatId::new();
     let all = history(chat, 4, t);
     let holey = vec![all[0].clone(), all[2].clone(), all[3].clone()];
-    cache.warm_up(chat, &holey).await.expect("warm_up");
-    cache.cache_message(&all[1]).await.expect("cache_message");
+    warm_up(&cache, chat, &holey, 4).await;
+    cache_message(&cache, &all[1]).await;
     assert_eq!(
         recent(&cache, chat, 10).await,
         None,
         "an older message the window lacks drops the window"
     );
-    assert_eq!(
-        cached(&cache, all[1].id).await,
-        Some(all[1].clone()),
-        "the late message is still cached by id"
-    );
 
     let full = ChatId::new();
     let long = history(full, 60, t);
-    cache.warm_up(full, &long).await.expect("warm_up");
-    cache.cache_message(&long[55]).await.expect("cache_message");
+    warm_up(&cache, full, &long, 60).await;
+    cache_message(&cache, &long[55]).await;
     assert_eq!(
         recent(&cache, full, 10).await,
         None,
@@ -173,35 +173,20 @@ pub(super) async fn drops_the_window_on_an_out_of_order_older_message((cache, ti
     );
 }
 
-pub(super) async fn drops_the_window_on_a_forward_gap((cache, time): Made) {
+pub(super) async fn cache_message_drops_the_window_on_a_forward_gap((cache, time): Made) {
     let t = now(&time);
     let chat = ChatId::new();
-    cache
-        .warm_up(chat, &history(chat, 2, t))
-        .await
-        .expect("warm_up");
-    let past_a_gap = message(chat, 4, t);
-    cache
-        .cache_message(&past_a_gap)
-        .await
-        .expect("cache_message");
+    warm_up(&cache, chat, &history(chat, 2, t), 2).await;
+    cache_message(&cache, &message(chat, 4, t)).await;
     assert_eq!(
         recent(&cache, chat, 10).await,
         None,
         "a message past a missed seq drops the window rather than leave a hole"
     );
-    assert_eq!(
-        cached(&cache, past_a_gap.id).await,
-        Some(past_a_gap),
-        "the message past the gap is still cached by id"
-    );
 
     let empty = ChatId::new();
-    cache.warm_up(empty, &[]).await.expect("warm_up");
-    cache
-        .cache_message(&message(empty, 2, t))
-        .await
-        .expect("cache_message");
+    warm_up(&cache, empty, &[], 0).await;
+    cache_message(&cache, &message(empty, 2, t)).await;
     assert_eq!(
         recent(&cache, empty, 10).await,
         None,
@@ -209,41 +194,35 @@ pub(super) async fn drops_the_window_on_a_forward_gap((cache, time): Made) {
     );
 }
 
-pub(super) async fn keeps_edits_in_step((cache, time): Made) {
+pub(super) async fn update_cached_replaces_a_window_entry_only_over_an_older_version(
+    (cache, time): Made,
+) {
     let t = now(&time);
     let chat = ChatId::new();
     let all = history(chat, 60, t);
-    cache.cache_many(&all).await.expect("cache_many");
-    cache.warm_up(chat, &all).await.expect("warm_up");
+    warm_up(&cache, chat, &all, 60).await;
 
-    let mut edited = all[2].clone();
-    edited.content = "edited in the window".to_owned();
-    edited.edited_at = Some(t);
-    cache.update_cached(&edited).await.expect("update_cached");
+    let newer = edited(&all[2], 100);
+    update(&cache, &newer).await;
     let window = recent(&cache, chat, 100).await.expect("window");
     assert_eq!(
-        window[2], edited,
-        "update_cached replaces the message in the window"
+        window[2], newer,
+        "update_cached replaces an older entry of the window"
     );
     assert_eq!(
         window.len(),
         RECENT_WINDOW,
         "update_cached keeps the window's size"
     );
+
+    update(&cache, &edited(&all[2], 90)).await;
     assert_eq!(
-        cached(&cache, edited.id).await,
-        Some(edited),
-        "update_cached replaces the cached entry"
+        recent(&cache, chat, 100).await,
+        Some(window.clone()),
+        "update_cached with an older version than the window's entry leaves the window as it was"
     );
 
-    let mut outside = all[59].clone();
-    outside.content = "edited outside the window".to_owned();
-    cache.update_cached(&outside).await.expect("update_cached");
-    assert_eq!(
-        cached(&cache, outside.id).await,
-        Some(outside.clone()),
-        "update_cached replaces an entry outside the window"
-    );
+    update(&cache, &edited(&all[59], 101)).await;
     assert_eq!(
         recent(&cache, chat, 100).await,
         Some(window),
@@ -251,8 +230,7 @@ pub(super) async fn keeps_edits_in_step((cache, time): Made) {
     );
 
     let elsewhere = ChatId::new();
-    let lone = message(elsewhere, 1, t);
-    cache.update_cached(&lone).await.expect("update_cached");
+    update(&cache, &edited(&message(elsewhere, 1, t), 2)).await;
     assert_eq!(
         recent(&cache, elsewhere, 10).await,
         None,
@@ -260,37 +238,18 @@ pub(super) async fn keeps_edits_in_step((cache, time): Made) {
     );
 }
 
-pub(super) async fn drops_the_window_on_delete((cache, time): Made) {
+pub(super) async fn delete_cached_drops_the_window((cache, time): Made) {
     let t = now(&time);
     let (chat, other) = (ChatId::new(), ChatId::new());
     let all = history(chat, 5, t);
-    for m in &all {
-        cache.cache_message(m).await.expect("cache_message");
-    }
-    cache.warm_up(chat, &all).await.expect("warm_up");
-    cache
-        .warm_up(other, &history(other, 3, t))
-        .await
-        .expect("warm_up");
+    warm_up(&cache, chat, &all, 5).await;
+    warm_up(&cache, other, &history(other, 3, t), 3).await;
 
-    cache
-        .delete_cached(chat, all[1].id)
-        .await
-        .expect("delete_cached");
-    assert_eq!(
-        cached(&cache, all[1].id).await,
-        None,
-        "delete_cached forgets the message"
-    );
+    delete(&cache, &all[1], 6).await;
     assert_eq!(
         recent(&cache, chat, 10).await,
         None,
         "delete_cached drops the chat's window"
-    );
-    assert_eq!(
-        cached(&cache, all[0].id).await,
-        Some(all[0].clone()),
-        "delete_cached keeps other messages"
     );
     assert!(
         recent(&cache, other, 10).await.is_some(),
