@@ -212,7 +212,7 @@ async fn throttle_and_logout_are_shared_by_every_instance() {
 
 /// the key table of docs/protocol.md: type, and whether a TTL is required.
 fn expected(key: &str) -> Option<(&'static str, bool)> {
-    let rules: [(&str, &str, bool); 12] = [
+    let rules: [(&str, &str, bool); 13] = [
         ("user:presence:", "string", true),
         ("users:online", "set", false),
         ("user:sockets:", "set", true),
@@ -223,7 +223,8 @@ fn expected(key: &str) -> Option<(&'static str, bool)> {
         ("message:", "string", true),
         ("chat:messages:", "zset", true),
         ("chat:recent:", "list", true),
-        ("chat:pinned:", "zset", true),
+        ("chat:pinned:", "hash", true),
+        ("chat:changed:", "string", true),
         ("instance:", "string", true),
     ];
     rules
@@ -365,6 +366,13 @@ async fn admin_commands_act_on_the_shared_redis() {
                 &format!("/api/chats/{chat}/messages"),
                 json!({"content": format!("{i}")}),
             )
+            .await;
+    }
+    // The cache keeps copies of what is read by id (sends only reach the window).
+    let page = alice.get(&format!("/api/chats/{chat}/messages")).await;
+    for m in page.body.as_array().unwrap() {
+        alice
+            .get(&format!("/api/messages/{}", m["id"].as_str().unwrap()))
             .await;
     }
     let ws = Ws::connect(cluster.a.addr, alice.token()).await;

@@ -91,10 +91,14 @@ async fn history_survives_a_restart_and_a_flushed_cache() {
     server.app.admin.clear_cache().await.expect("clear cache");
     let flushed = alice.get(&format!("/api/chats/{chat}/messages")).await.body;
     assert_eq!(seqs_and_ids(&flushed), seqs_and_ids(&before));
+    for m in flushed.as_array().unwrap() {
+        let id = m["id"].as_str().unwrap();
+        assert_eq!(alice.get(&format!("/api/messages/{id}")).await.status, 200);
+    }
     let stats = server.app.admin.stats().await.expect("stats");
     assert!(
         stats.total_cached_messages >= 7,
-        "history read re-cached: {stats:?}"
+        "reads by id re-cached: {stats:?}"
     );
     let first_id = before[6]["id"].as_str().unwrap();
     let one = alice.get(&format!("/api/messages/{first_id}")).await;

@@ -41,6 +41,7 @@ pub fn memory_ports(repos: Repositories, clock: Arc<dyn Clock>) -> Ports {
             clock.clone(),
         )),
         bus: Arc::new(MemoryEventBus::new()),
+        announcer: None,
         clock,
         health: Vec::new(),
     }

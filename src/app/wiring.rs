@@ -10,8 +10,8 @@ use webchat_memory::memory_repositories;
 use webchat_ports::{CacheConfig, Clock, HealthCheck, PresenceConfig, Repositories, SystemClock};
 use webchat_postgres::PgBackend;
 use webchat_redis::{
-    RedisBackend, RedisEventBus, RedisHealthCheck, RedisMessageCache, RedisPresenceStore,
-    RedisRateLimiter, RedisSessionStore,
+    RedisAnnouncer, RedisBackend, RedisEventBus, RedisHealthCheck, RedisMessageCache,
+    RedisPresenceStore, RedisRateLimiter, RedisSessionStore,
 };
 
 use super::{memory_ports, settings, App};
@@ -144,6 +144,10 @@ pub fn wire(
                     CacheConfig::default(),
                 )),
                 bus: Arc::new(RedisEventBus::new(backend.clone())),
+                announcer: Some(Arc::new(RedisAnnouncer::new(
+                    backend.clone(),
+                    CacheConfig::default(),
+                ))),
                 clock,
                 health,
             };

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use webchat_domain::{InstanceId, RateLimitPolicy};
 use webchat_ports::{
-    ChatRepository, Clock, EventBus, HealthCheck, MessageCache, MessageRepository, PresenceStore,
-    RateLimiter, SessionStore, UserRepository,
+    Announcer, CacheThenPublish, ChatRepository, Clock, EventBus, HealthCheck, MessageCache,
+    MessageRepository, PresenceStore, RateLimiter, SessionStore, UserRepository,
 };
 
 use super::admin::AdminService;
@@ -33,6 +33,9 @@ pub struct Ports {
     pub rate_limiter: Arc<dyn RateLimiter>,
     pub cache: Arc<dyn MessageCache>,
     pub bus: Arc<dyn EventBus>,
+    /// Writes a new message through to the cache and publishes it in one step;
+    /// `None`: one after the other over `cache` and `bus`.
+    pub announcer: Option<Arc<dyn Announcer>>,
     pub clock: Arc<dyn Clock>,
     /// The backends `/health` reports on (none when everything is in memory).
     pub health: Vec<Arc<dyn HealthCheck>>,
@@ -88,10 +91,17 @@ impl UseCases {
             ports.clock.clone(),
             events.clone(),
         ));
+        let announcer = ports.announcer.clone().unwrap_or_else(|| {
+            Arc::new(CacheThenPublish::new(
+                ports.cache.clone(),
+                ports.bus.clone(),
+            ))
+        });
         let messages = Arc::new(MessageService::new(
             chats.clone(),
             ports.messages.clone(),
             ports.cache.clone(),
+            announcer,
             ports.clock.clone(),
             events.clone(),
         ));

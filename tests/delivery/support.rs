@@ -60,6 +60,9 @@ impl Cluster {
             let mut wired = wire(&config, pg.repositories(), Some(pg.clone())).expect("wires");
             if let Some(wrap) = &options.wrap {
                 wired.ports.bus = wrap(wired.ports.bus.clone(), i);
+                // Every publication goes through the wrapped bus (the one-round-trip
+                // announcer would go around it).
+                wired.ports.announcer = None;
             }
             if let Some(wrap) = &options.wrap_messages {
                 wired.ports.messages = wrap(wired.ports.messages.clone());

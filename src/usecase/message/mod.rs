@@ -9,7 +9,8 @@ use webchat_domain::{
     ChatId, ClientMsgId, Event, Message, MessageContent, MessageId, NewMessage, UserId,
 };
 use webchat_ports::{
-    Changed, Clock, MessageCache, MessageRepository, PortError, PortResult, RECENT_WINDOW,
+    Announcer, Changed, Clock, MessageCache, MessageRepository, PortError, PortResult,
+    RECENT_WINDOW,
 };
 
 use crate::usecase::chat::ChatService;
@@ -17,8 +18,10 @@ use crate::usecase::events::Publisher;
 use crate::usecase::{AppError, AppResult};
 
 mod recovery;
+mod repair;
 
 pub use recovery::{Recovery, RECOVERY_PAGE};
+use repair::{CacheRepair, Repair};
 
 /// Default and largest history page.
 pub const DEFAULT_PAGE: usize = 50;
@@ -28,6 +31,8 @@ pub struct MessageService {
     chats: Arc<ChatService>,
     messages: Arc<dyn MessageRepository>,
     cache: Arc<dyn MessageCache>,
+    announcer: Arc<dyn Announcer>,
+    repair: Arc<CacheRepair>,
     clock: Arc<dyn Clock>,
     events: Publisher,
 }
@@ -51,13 +56,16 @@ impl MessageService {
         chats: Arc<ChatService>,
         messages: Arc<dyn MessageRepository>,
         cache: Arc<dyn MessageCache>,
+        announcer: Arc<dyn Announcer>,
         clock: Arc<dyn Clock>,
         events: Publisher,
     ) -> Self {
         Self {
             chats,
             messages,
+            repair: CacheRepair::new(cache.clone()),
             cache,
+            announcer,
             clock,
             events,
         }
@@ -95,17 +103,21 @@ impl MessageService {
         };
         self.chats.remember_member(sender, chat);
         if outcome.created {
-            cache_write(
-                "cache_message",
-                self.cache.cache_message(&outcome.message).await,
-            );
-            self.events
-                .publish(Event::MessageCreated {
-                    chat_id: chat,
-                    message: outcome.message.clone(),
-                    pts: outcome.pts,
-                })
-                .await;
+            let event = Event::MessageCreated {
+                chat_id: chat,
+                message: outcome.message.clone(),
+                pts: outcome.pts,
+            };
+            // The window write-through and the publication, one round trip where
+            // the backend keeps both.
+            let announced = self.announcer.created(&outcome.message, &event).await;
+            if let Err(e) = announced.cached {
+                tracing::warn!(error = %e, "message cache write failed: cache_message");
+                self.repair.push(Repair::Forget(chat));
+            }
+            if let Err(e) = announced.published {
+                tracing::warn!(error = %e, "event bus publish failed");
+            }
         }
         Ok(outcome.message)
     }
@@ -136,36 +148,30 @@ impl MessageService {
             }
         }
         if window.is_none() && before_seq.is_none() {
+            // The chat's pts before the read: a change committed after it raised the
+            // cache's watermark past it, and the window is then not installed.
+            let as_of = self.as_of(chat).await;
             let newest = self
                 .messages
                 .page(chat, None, RECENT_WINDOW.max(limit))
                 .await?;
-            if !newest.is_empty() {
-                self.warm_up(chat, &newest).await;
+            if let Some(as_of) = as_of {
+                cache_write("warm_up", self.cache.warm_up(chat, &newest, as_of).await);
             }
             return Ok(newest.into_iter().take(limit).collect());
         }
         Ok(self.messages.page(chat, before_seq, limit).await?)
     }
 
-    /// Installs the chat's window from a repository read. A send that committed
-    /// after that read but cached itself before the window existed would be missing
-    /// from it for good, so the repository's head is checked once more afterwards and
-    /// a window that is already behind is dropped (the next read rebuilds it).
-    async fn warm_up(&self, chat: ChatId, newest: &[Message]) {
-        if let Err(e) = self.cache.warm_up(chat, newest).await {
-            tracing::warn!(error = %e, "message cache write failed: warm_up");
-            return;
-        }
-        let head = match self.messages.page(chat, None, 1).await {
-            Ok(head) => head,
+    /// Where the chat's change sequence stands, read before a repository read whose
+    /// result is to be cached (`None` when it cannot be read: then nothing is cached).
+    async fn as_of(&self, chat: ChatId) -> Option<i64> {
+        match self.messages.heads(&[chat]).await {
+            Ok(heads) => heads.first().map(|h| h.pts),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot re-check the window head");
-                Vec::new()
+                tracing::debug!(error = %e, "cannot read the chat's head; not caching");
+                None
             }
-        };
-        if head.first().map(|m| m.seq) != newest.first().map(|m| m.seq) {
-            cache_write("invalidate_chat", self.cache.invalidate_chat(chat).await);
         }
     }
 
@@ -180,8 +186,8 @@ impl MessageService {
                     .await?
                     .ok_or(AppError::NotFound("message"))?;
                 cache_write(
-                    "cache_many",
-                    self.cache.cache_many(std::slice::from_ref(&m)).await,
+                    "cache_read",
+                    self.cache.cache_read(std::slice::from_ref(&m)).await,
                 );
                 m
             }
@@ -218,7 +224,7 @@ impl MessageService {
             .update_content(id, &content, self.clock.now())
             .await?
             .ok_or(AppError::NotFound("message"))?;
-        cache_write("update_cached", self.cache.update_cached(&message).await);
+        self.write_through(Repair::Update(message.clone())).await;
         self.events
             .publish(Event::MessageUpdated {
                 chat_id: message.chat_id,
@@ -237,10 +243,12 @@ impl MessageService {
             .delete(id)
             .await?
             .ok_or(AppError::NotFound("message"))?;
-        cache_write(
-            "delete_cached",
-            self.cache.delete_cached(message.chat_id, id).await,
-        );
+        self.write_through(Repair::Delete {
+            chat: message.chat_id,
+            id,
+            version: pts,
+        })
+        .await;
         self.events
             .publish(Event::MessageDeleted {
                 chat_id: message.chat_id,
@@ -267,7 +275,7 @@ impl MessageService {
             .set_pinned(id, at)
             .await?
             .ok_or(AppError::NotFound("message"))?;
-        cache_write("update_cached", self.cache.update_cached(&message).await);
+        self.write_through(Repair::Update(message.clone())).await;
         let chat_id = message.chat_id;
         let event = if pinned {
             Event::MessagePinned {
@@ -284,6 +292,26 @@ impl MessageService {
         };
         self.events.publish(event).await;
         Ok(message)
+    }
+
+    /// An authoritative cache write after a change; kept for retry when it fails.
+    async fn write_through(&self, write: Repair) {
+        let result = match &write {
+            Repair::Update(message) => self.cache.update_cached(message).await,
+            Repair::Delete { chat, id, version } => {
+                self.cache.delete_cached(*chat, *id, *version).await
+            }
+            Repair::Forget(chat) => self.cache.invalidate_chat(*chat).await,
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "message cache write failed: retrying later");
+            self.repair.push(write);
+        }
+    }
+
+    /// How many cache writes wait to be retried.
+    pub fn cache_repairs_pending(&self) -> usize {
+        self.repair.pending()
     }
 
     /// Relays "user is typing" to the chat (not stored). Membership is the caller's
@@ -303,9 +331,13 @@ impl MessageService {
         if let Some(pinned) = cache_soft("pinned", self.cache.pinned(chat).await) {
             return Ok(pinned);
         }
+        let as_of = self.as_of(chat).await;
         let pinned = self.messages.pinned(chat).await?;
-        if !pinned.is_empty() {
-            cache_write("cache_pinned", self.cache.cache_pinned(chat, &pinned).await);
+        if let Some(as_of) = as_of {
+            cache_write(
+                "cache_pinned",
+                self.cache.cache_pinned(chat, &pinned, as_of).await,
+            );
         }
         Ok(pinned)
     }

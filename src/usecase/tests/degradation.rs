@@ -25,12 +25,13 @@ fn cache_down() -> MockMessageCache {
     c.expect_cache_message().returning(|_| Err(down()));
     c.expect_get_cached().returning(|_| Err(down()));
     c.expect_update_cached().returning(|_| Err(down()));
-    c.expect_delete_cached().returning(|_, _| Err(down()));
+    c.expect_delete_cached().returning(|_, _, _| Err(down()));
     c.expect_recent().returning(|_, _| Err(down()));
-    c.expect_cache_pinned().returning(|_, _| Err(down()));
+    c.expect_cache_pinned().returning(|_, _, _| Err(down()));
     c.expect_pinned().returning(|_| Err(down()));
-    c.expect_cache_many().returning(|_| Err(down()));
-    c.expect_warm_up().returning(|_, _| Err(down()));
+    c.expect_cache_read().returning(|_| Err(down()));
+    c.expect_warm_up().returning(|_, _, _| Err(down()));
+    c.expect_invalidate_chat().returning(|_| Err(down()));
     c
 }
 

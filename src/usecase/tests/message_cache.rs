@@ -41,8 +41,10 @@ async fn get_is_served_from_the_cache() {
     let room = Room::new().await;
     let sent = room.send_many(1).await.remove(0);
     let m = &room.fx.app.messages;
+    // The first read goes to the repository and keeps a copy (cache-aside)...
+    assert_eq!(m.get(room.bob, sent.id).await.unwrap(), sent);
     room.fx.repos.messages.delete(sent.id).await.unwrap();
-    // Written through on send, so the cache answers for the row now gone.
+    // ...so the cache answers for the row now gone behind its back.
     assert_eq!(m.get(room.bob, sent.id).await.unwrap(), sent);
 }
 
