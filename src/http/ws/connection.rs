@@ -13,8 +13,9 @@ use webchat_domain::{SocketId, UserId};
 
 use super::budget::{FrameBudget, TypingGate, FRAMES_PER_SEC};
 use super::protocol::FrameError;
-use super::registry::{ConnId, OUTBOUND_BUFFER};
+use super::registry::{ConnId, Outbound, OUTBOUND_BUFFER};
 use super::{Gateway, PING_EVERY, SILENCE_LIMIT, WRITE_TIMEOUT};
+use crate::metrics::{self, CloseReason};
 use crate::usecase::auth::AuthContext;
 
 type Sink = futures::stream::SplitSink<WebSocketStream, Message>;
@@ -35,10 +36,12 @@ pub(super) struct Connection {
     pub(super) socket_id: SocketId,
     pub(super) typing: TypingGate,
     budget: FrameBudget,
+    /// The id of the upgrade request, on the connection's span.
+    request_id: String,
 }
 
 impl Connection {
-    pub(super) fn new(gateway: Gateway, ctx: AuthContext) -> Self {
+    pub(super) fn new(gateway: Gateway, ctx: AuthContext, request_id: String) -> Self {
         let socket_id = SocketId::new(gateway.uc.presence.instance(), Uuid::new_v4());
         Self {
             gateway,
@@ -47,10 +50,15 @@ impl Connection {
             socket_id,
             typing: TypingGate::default(),
             budget: FrameBudget::new(),
+            request_id,
         }
     }
 
-    #[tracing::instrument(skip_all, fields(user = %self.user, socket = %self.socket_id))]
+    #[tracing::instrument(
+        name = "socket",
+        skip_all,
+        fields(user = %self.user, socket = %self.socket_id, request_id = %self.request_id)
+    )]
     pub(super) async fn run(mut self, socket: WebSocketStream) {
         let (mut sink, mut stream) = socket.split();
         let (tx, mut rx) = mpsc::channel(OUTBOUND_BUFFER);
@@ -58,6 +66,7 @@ impl Connection {
         let registry = self.gateway.registry.clone();
         let uc = self.gateway.uc.clone();
         let conn = registry.register(self.user, tx, kill.clone()).await;
+        metrics::ws_connected();
         self.subscribe_chats(conn).await;
         tracing::debug!("socket connected");
 
@@ -65,7 +74,7 @@ impl Connection {
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let mut last_heard = Instant::now();
-        let close: Option<(CloseCode, &str)> = loop {
+        let (reason, close): (CloseReason, Option<(CloseCode, &str)>) = loop {
             tokio::select! {
                 incoming = stream.next() => {
                     let reply = match incoming {
@@ -88,42 +97,46 @@ impl Connection {
                             last_heard = Instant::now();
                             None
                         }
-                        Some(Ok(Message::Close(_))) | None => break None,
+                        Some(Ok(Message::Close(_))) | None => break (CloseReason::Client, None),
                         Some(Err(e)) => {
                             tracing::debug!(error = %e, "socket read failed");
-                            break Some((CloseCode::Size, "frame too large or malformed"));
+                            break (CloseReason::Error, Some((CloseCode::Size, "frame too large or malformed")));
                         }
                     };
                     if let Some(reply) = reply {
                         if !write(&mut sink, Message::Text(reply)).await {
-                            break None;
+                            break (CloseReason::Client, None);
                         }
                     }
                 }
                 out = rx.recv() => match out {
-                    Some(frame) => {
+                    Some(Outbound { frame, created }) => {
                         if !write(&mut sink, Message::Text(frame)).await {
-                            break None;
+                            break (CloseReason::Client, None);
+                        }
+                        if let Some(created) = created {
+                            let latency = (chrono::Utc::now() - created).to_std().unwrap_or_default();
+                            metrics::delivery_latency(latency);
                         }
                     }
-                    None => break None,
+                    None => break (CloseReason::Client, None),
                 },
                 _ = ping.tick() => {
                     if last_heard.elapsed() > SILENCE_LIMIT {
-                        break Some((CloseCode::Away, "no answer to pings"));
+                        break (CloseReason::Silent, Some((CloseCode::Away, "no answer to pings")));
                     }
                     if !write(&mut sink, Message::Ping(Vec::new())).await {
-                        break None;
+                        break (CloseReason::Client, None);
                     }
                     uc.presence.touch(self.user, &self.socket_id).await;
                     // The session, not the access token's 15 minutes, bounds a
                     // socket's life: logout or revocation ends it here.
                     if let Ok(false) = uc.auth.session_alive(&self.ctx).await {
-                        break Some((CloseCode::Policy, "session ended"));
+                        break (CloseReason::SessionEnded, Some((CloseCode::Policy, "session ended")));
                     }
                 }
-                _ = kill.notified() => break Some((CloseCode::Policy, "too slow to keep up")),
-                _ = shutdown.changed() => break Some((CloseCode::Away, "server shutting down")),
+                _ = kill.notified() => break (CloseReason::Slow, Some((CloseCode::Policy, "too slow to keep up"))),
+                _ = shutdown.changed() => break (CloseReason::Shutdown, Some((CloseCode::Away, "server shutting down"))),
             }
         };
         if let Some((code, reason)) = close {
@@ -134,7 +147,8 @@ impl Connection {
         // every closing socket has been reported offline.
         uc.presence.disconnect(self.user, &self.socket_id).await;
         registry.unregister(conn).await;
-        tracing::debug!("socket closed");
+        metrics::ws_disconnected(reason);
+        tracing::debug!(reason = reason.as_str(), "socket closed");
     }
 
     /// Subscribes the new socket to every chat of its user, then marks the user

@@ -50,6 +50,10 @@ pub async fn upgrade(req: &Request, ws: WebSocket, gateway: Data<&Gateway>) -> R
         Ok(ctx) => ctx,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let request_id = req
+        .extensions()
+        .get::<super::observe::RequestId>()
+        .map_or_else(String::new, |id| id.0.clone());
     let gateway = gateway.0.clone();
     // Small buffers: tungstenite's defaults (128 KiB each way) would cost ~300 KiB
     // per idle socket; chat frames are small and a write is flushed at once.
@@ -61,7 +65,7 @@ pub async fn upgrade(req: &Request, ws: WebSocket, gateway: Data<&Gateway>) -> R
         .max_frame_size(Some(1 << 20));
     ws.config(config)
         .on_upgrade(move |socket| async move {
-            Connection::new(gateway, ctx).run(socket).await;
+            Connection::new(gateway, ctx, request_id).run(socket).await;
         })
         .into_response()
 }

@@ -10,6 +10,7 @@ use webchat_domain::{
 };
 use webchat_ports::{Changed, Clock, MessageCache, MessageRepository, PortResult, RECENT_WINDOW};
 
+use crate::metrics::{self, CacheRead};
 use crate::usecase::chat::ChatService;
 use crate::usecase::events::Publisher;
 use crate::usecase::{AppError, AppResult};
@@ -86,6 +87,7 @@ impl MessageService {
             })
             .await?;
         if outcome.created {
+            metrics::message_sent();
             cache_write(
                 "cache_message",
                 self.cache.cache_message(&outcome.message).await,
@@ -121,10 +123,12 @@ impl MessageService {
         }
         self.chats.ensure_member(user, chat).await?;
         let window = cache_soft("recent", self.cache.recent(chat, RECENT_WINDOW).await);
-        if let Some(window) = &window {
-            if let Some(page) = page_from_window(window, before_seq, limit) {
-                return Ok(page);
-            }
+        let cached = window
+            .as_deref()
+            .and_then(|w| page_from_window(w, before_seq, limit));
+        metrics::cache_read(CacheRead::History, cached.is_some());
+        if let Some(page) = cached {
+            return Ok(page);
         }
         if window.is_none() && before_seq.is_none() {
             let newest = self
@@ -162,7 +166,9 @@ impl MessageService {
 
     /// One message (members of its chat only), cache-aside.
     pub async fn get(&self, user: UserId, id: MessageId) -> AppResult<Message> {
-        let message = match cache_soft("get_cached", self.cache.get_cached(id).await) {
+        let cached = cache_soft("get_cached", self.cache.get_cached(id).await);
+        metrics::cache_read(CacheRead::Message, cached.is_some());
+        let message = match cached {
             Some(m) => m,
             None => {
                 let m = self
@@ -291,7 +297,9 @@ impl MessageService {
     /// The chat's pinned messages, newest pin first, cache-aside.
     pub async fn pinned(&self, user: UserId, chat: ChatId) -> AppResult<Vec<Message>> {
         self.chats.ensure_member(user, chat).await?;
-        if let Some(pinned) = cache_soft("pinned", self.cache.pinned(chat).await) {
+        let cached = cache_soft("pinned", self.cache.pinned(chat).await);
+        metrics::cache_read(CacheRead::Pinned, cached.is_some());
+        if let Some(pinned) = cached {
             return Ok(pinned);
         }
         let pinned = self.messages.pinned(chat).await?;

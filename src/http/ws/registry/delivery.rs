@@ -73,8 +73,12 @@ fn deliver_all(state: &State, chat: ChatId, events: &[Arc<Event>]) {
         let Some(frame) = ServerFrame::from_event(event).map(|f| f.render()) else {
             continue;
         };
+        let created = match &**event {
+            Event::MessageCreated { message, .. } => Some(message.created_at),
+            _ => None,
+        };
         for conn in &room.conns {
-            state.deliver(*conn, &frame);
+            state.deliver_created(*conn, &frame, created);
         }
     }
 }
