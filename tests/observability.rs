@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use common::{create_chat, unique, user_id, TestServer, Ws};
 use serde_json::json;
-use webchat::app::App;
+use webchat::app::{wiring, App};
 use webchat::config::Config;
 use webchat::http::HttpOptions;
+use webchat_postgres::testing::TestDatabase;
 
 /// A scrape of `/metrics`.
 struct Scrape(String);
@@ -247,4 +248,33 @@ async fn webchat_metrics_0_turns_the_endpoint_off() {
     let resp = reqwest::get(server.url("/metrics")).await.unwrap();
     assert_eq!(resp.status(), 404);
     assert!(resp.headers().contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn the_postgres_pool_is_sampled_into_gauges() {
+    let Some(db) = TestDatabase::create_or_skip().await else {
+        return;
+    };
+    let url = db.url().to_owned();
+    let mut config = Config::from_lookup(|k| (k == "DATABASE_URL").then(|| url.clone()))
+        .expect("valid configuration");
+    config.port = 0;
+    let (app, backends) = wiring::build(&config).await.expect("app builds");
+    let server = TestServer::start(app).await;
+    // Register: the database answers, so the pool holds a connection afterwards.
+    server.client().signup(&unique("p")).await;
+    backends.sample_pools();
+    let scrape = Scrape::take(&server).await;
+    let pool = "webchat_postgres_pool_connections";
+    let (in_use, idle) = (
+        scrape.value(pool, &[("state", "in_use")]),
+        scrape.value(pool, &[("state", "idle")]),
+    );
+    assert!(scrape.0.contains(pool), "{}", scrape.0);
+    assert!(
+        in_use + idle >= 1.0 && in_use + idle <= 10.0,
+        "in use {in_use}, idle {idle}"
+    );
+    server.stop().await;
+    db.drop_database().await;
 }
