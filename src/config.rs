@@ -24,6 +24,31 @@ pub struct Config {
     /// `WEBCHAT_TRUST_PROXY=1`: take client IPs from `X-Forwarded-For` (set it only
     /// behind a reverse proxy that overwrites that header).
     pub trust_proxy: bool,
+    /// `WEBCHAT_METRICS`: serve `/metrics` (on unless `0`, `false` or `no`).
+    pub metrics: bool,
+    /// `WEBCHAT_LOG_FORMAT`: `text` (the default) or `json` (one object per line).
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, with the current span's fields (request ids).
+    Json,
+}
+
+impl LogFormat {
+    /// Reads `WEBCHAT_LOG_FORMAT`'s value (unset: text).
+    pub fn parse(value: Option<&str>) -> anyhow::Result<Self> {
+        match value.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("text") => Ok(Self::Text),
+            Some("json") => Ok(Self::Json),
+            Some(other) => bail!("WEBCHAT_LOG_FORMAT: expected text or json, got {other:?}"),
+        }
+    }
 }
 
 impl Config {
@@ -90,6 +115,12 @@ impl Config {
                 get("WEBCHAT_TRUST_PROXY").as_deref(),
                 Some("1" | "true" | "yes")
             ),
+            metrics: match get("WEBCHAT_METRICS").as_deref() {
+                None | Some("1" | "true" | "yes") => true,
+                Some("0" | "false" | "no") => false,
+                Some(other) => bail!("WEBCHAT_METRICS: expected 1 or 0, got {other:?}"),
+            },
+            log_format: LogFormat::parse(get("WEBCHAT_LOG_FORMAT").as_deref())?,
         })
     }
 
@@ -123,6 +154,16 @@ mod tests {
             (c.throttle_default.limit, c.throttle_strict.limit),
             (100, 10)
         );
+        assert!(c.metrics, "metrics are on by default");
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn metrics_can_be_turned_off_and_logs_written_as_json() {
+        assert!(!with(&[("WEBCHAT_METRICS", "0")]).unwrap().metrics);
+        assert!(with(&[("WEBCHAT_METRICS", "1")]).unwrap().metrics);
+        let c = with(&[("WEBCHAT_LOG_FORMAT", "json")]).unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
     }
 
     #[test]
@@ -143,6 +184,8 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("WEBCHAT_THROTTLE_STRICT", "ten"),
             ("WEBCHAT_PRESENCE_CLEANUP_SECS", "120"),
+            ("WEBCHAT_METRICS", "maybe"),
+            ("WEBCHAT_LOG_FORMAT", "xml"),
         ] {
             let err = format!("{:#}", with(&[(var, value)]).unwrap_err());
             assert!(err.contains(var), "{var}: {err}");

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use webchat::app::wiring::{self, Backends};
 use webchat::app::App;
-use webchat::config::Config;
+use webchat::config::{Config, LogFormat};
 use webchat::http::{self, HttpOptions};
 
 #[derive(Parser)]
@@ -45,13 +45,22 @@ enum AdminAction {
     ClearSessions,
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        // One object per line; the fields of the enclosing spans (the request id,
+        // a socket's user and id) go with every event.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 /// Password hashing allocates ~19 MiB per call. glibc raises its mmap threshold to
@@ -84,8 +93,8 @@ async fn run() -> anyhow::Result<()> {
         println!("{}", http::openapi_json(&app.usecases));
         return Ok(());
     }
-    init_tracing();
     let config = Config::from_env().context("reading configuration")?;
+    init_tracing(config.log_format);
     match command {
         Command::Openapi => unreachable!("handled above"),
         Command::Serve => serve(config).await,
@@ -93,6 +102,9 @@ async fn run() -> anyhow::Result<()> {
         Command::Admin { action } => admin(config, action).await,
     }
 }
+
+/// How often the connection pools' gauges are sampled.
+const POOL_METRICS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     use poem::listener::{Listener, TcpListener};
@@ -109,11 +121,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "webchat serving"
     );
     let background = app.spawn_background(config.cleanup_interval);
-    let options = HttpOptions {
-        trust_proxy: config.trust_proxy,
-    };
+    let pools = backends.spawn_pool_metrics(POOL_METRICS_EVERY);
+    let options = HttpOptions::from(&config);
     let served = http::serve(acceptor, app.usecases, options, shutdown_signal()).await;
     background.abort();
+    pools.abort();
     backends.shutdown().await;
     served.context("serving")?;
     tracing::info!("webchat stopped");

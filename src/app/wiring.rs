@@ -27,6 +27,27 @@ pub struct Backends {
 }
 
 impl Backends {
+    /// Writes the pool gauges once (PostgreSQL; the Redis adapter does not expose
+    /// its pool yet).
+    pub fn sample_pools(&self) {
+        if let Some(pg) = &self.postgres {
+            let state = pg.pool_state();
+            crate::metrics::postgres_pool(state.in_use, state.idle);
+        }
+    }
+
+    /// Samples the pool gauges every `every` until the task is aborted.
+    pub fn spawn_pool_metrics(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let backends = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                backends.sample_pools();
+            }
+        })
+    }
+
     pub async fn shutdown(&self) {
         if let Some(redis) = &self.redis {
             redis.shutdown().await;

@@ -12,6 +12,7 @@ use super::dto::{
     TokenResponse, UserDto,
 };
 use super::error::ApiResult;
+use super::limits::Lenient;
 use super::{BearerAuth, ClientIp};
 use crate::usecase::auth::ClientInfo;
 use crate::usecase::UseCases;
@@ -57,7 +58,11 @@ impl AuthApi {
         let user = self
             .uc
             .auth
-            .register(&b.username, &b.password, b.display_name.as_deref())
+            .register(
+                b.username.as_str(),
+                b.password.as_str(),
+                b.display_name.as_ref().map(Lenient::as_str),
+            )
             .await?;
         Ok(Created::Created(Json(user.into())))
     }
@@ -81,7 +86,7 @@ impl AuthApi {
         let pair = self
             .uc
             .auth
-            .login(&body.0.username, &body.0.password, client)
+            .login(body.0.username.as_str(), body.0.password.as_str(), client)
             .await?;
         Ok(Json(pair.into()))
     }
@@ -90,7 +95,7 @@ impl AuthApi {
     /// working.
     #[oai(path = "/api/auth/refresh", method = "post")]
     async fn refresh(&self, body: Json<RefreshRequest>) -> ApiResult<Json<TokenResponse>> {
-        let pair = self.uc.auth.refresh(&body.0.refresh_token).await?;
+        let pair = self.uc.auth.refresh(body.0.refresh_token.as_str()).await?;
         Ok(Json(pair.into()))
     }
 
@@ -148,13 +153,17 @@ impl UserApi {
     async fn search(
         &self,
         _auth: BearerAuth,
-        q: Query<String>,
-        limit: Query<Option<u32>>,
+        /// 1..32 of the characters a username may contain.
+        #[oai(validator(min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9_.-]{1,32}$"))]
+        q: Query<Lenient<String>>,
+        /// 1..50, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "50")))]
+        limit: Query<Option<Lenient<u32>>>,
     ) -> ApiResult<Json<Vec<UserDto>>> {
         let users = self
             .uc
             .users
-            .search(&q.0, limit.0.map(|l| l as usize))
+            .search(q.0.as_str(), limit.0.map(|l| l.0 as usize))
             .await?;
         Ok(Json(users.into_iter().map(Into::into).collect()))
     }

@@ -12,6 +12,7 @@ use super::dto::{
     MessageDto, SendMessageRequest,
 };
 use super::error::ApiResult;
+use super::limits::Lenient;
 use super::BearerAuth;
 use crate::usecase::UseCases;
 
@@ -30,8 +31,12 @@ impl ChatApi {
         body: Json<CreateChatRequest>,
     ) -> ApiResult<Created<ChatDetailDto>> {
         let user = auth.0.user_id;
-        let members: Vec<UserId> = body.0.member_ids.iter().map(|id| (*id).into()).collect();
-        let view = self.uc.chats.create(user, &body.0.name, &members).await?;
+        let members: Vec<UserId> = body.0.member_ids.0.iter().map(|id| (*id).into()).collect();
+        let view = self
+            .uc
+            .chats
+            .create(user, body.0.name.as_str(), &members)
+            .await?;
         Ok(Created::Created(Json(view.into())))
     }
 
@@ -74,14 +79,18 @@ impl ChatApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-        limit: Query<Option<u32>>,
+        /// 1..100, default 50.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<Lenient<u32>>>,
+        /// Only messages with a smaller `seq` (all when absent).
         before_seq: Query<Option<i64>>,
     ) -> ApiResult<Json<Vec<MessageDto>>> {
         let user = auth.0.user_id;
+        let limit = limit.0.map(|l| l.0 as usize);
         let page = self
             .uc
             .messages
-            .history(user, id.0.into(), before_seq.0, limit.0.map(|l| l as usize))
+            .history(user, id.0.into(), before_seq.0, limit)
             .await?;
         Ok(Json(messages(page)))
     }
@@ -103,8 +112,8 @@ impl ChatApi {
             .send(
                 user,
                 id.0.into(),
-                &body.0.content,
-                body.0.client_msg_id.as_deref(),
+                body.0.content.as_str(),
+                body.0.client_msg_id.as_ref().map(Lenient::as_str),
             )
             .await?;
         Ok(Created::Created(Json(message.into())))
@@ -149,7 +158,7 @@ impl MessageApi {
         let m = self
             .uc
             .messages
-            .edit(auth.0.user_id, id.0.into(), &body.0.content)
+            .edit(auth.0.user_id, id.0.into(), body.0.content.as_str())
             .await?;
         Ok(Json(m.into()))
     }

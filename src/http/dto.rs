@@ -6,6 +6,7 @@ use poem_openapi::{Enum, Object};
 use uuid::Uuid;
 use webchat_domain::{Message, PresenceStatus, User, UserPresence};
 
+use super::limits::Lenient;
 use crate::usecase::auth::{SessionView, TokenPair};
 use crate::usecase::chat::{ChatEntry, ChatView};
 
@@ -30,20 +31,33 @@ impl From<User> for UserDto {
 
 #[derive(Debug, Clone, Object)]
 pub struct RegisterRequest {
-    pub username: String,
-    pub password: String,
-    pub display_name: Option<String>,
+    /// 3..32 characters of `[A-Za-z0-9_.-]`; unique without regard to ASCII case.
+    #[oai(validator(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_.-]{3,32}$"))]
+    pub username: Lenient<String>,
+    /// 8..128 characters.
+    #[oai(validator(min_length = 8, max_length = 128))]
+    pub password: Lenient<String>,
+    /// 1..64 characters after trimming surrounding whitespace (stored trimmed);
+    /// the username when absent or null.
+    #[oai(
+        nullable,
+        validator(
+            pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[\s\S]{0,62}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+        )
+    )]
+    pub display_name: Option<Lenient<String>>,
 }
 
 #[derive(Debug, Clone, Object)]
 pub struct LoginRequest {
-    pub username: String,
-    pub password: String,
+    /// Any string: a name that cannot exist fails like a wrong password.
+    pub username: Lenient<String>,
+    pub password: Lenient<String>,
 }
 
 #[derive(Debug, Clone, Object)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    pub refresh_token: Lenient<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -73,7 +87,11 @@ pub struct SessionDto {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The client address at login (null when unknown).
+    #[oai(nullable)]
     pub ip: Option<String>,
+    /// The `User-Agent` at login, its first 256 characters (null when none was sent).
+    #[oai(nullable)]
     pub user_agent: Option<String>,
     /// True for the session of the token making this request.
     pub current: bool,
@@ -135,10 +153,16 @@ pub struct OnlineUsersDto {
 
 #[derive(Debug, Clone, Object)]
 pub struct CreateChatRequest {
-    pub name: String,
-    /// Other members; the creator is always a member.
-    #[oai(default)]
-    pub member_ids: Vec<Uuid>,
+    /// 1..100 characters after trimming surrounding whitespace (stored trimmed).
+    #[oai(validator(
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[\s\S]{0,98}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    ))]
+    pub name: Lenient<String>,
+    /// Other members, at most 500, each an existing user (else 400 `validation`);
+    /// the creator is always a member and duplicates are ignored. Absent or null:
+    /// no other members.
+    #[oai(default, nullable, validator(max_items = 500))]
+    pub member_ids: Lenient<Vec<Uuid>>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -196,14 +220,27 @@ impl From<ChatView> for ChatDetailDto {
 
 #[derive(Debug, Clone, Object)]
 pub struct SendMessageRequest {
-    pub content: String,
-    /// Idempotency key: the same key from the same sender returns the same message.
-    pub client_msg_id: Option<String>,
+    /// 1..4000 characters after trimming surrounding whitespace (stored trimmed).
+    #[oai(validator(
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[\s\S]{0,3998}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    ))]
+    pub content: Lenient<String>,
+    /// Idempotency key, 1..64 printable ASCII characters without spaces: the same
+    /// key from the same sender in the same chat returns the same message.
+    #[oai(
+        nullable,
+        validator(min_length = 1, max_length = 64, pattern = r"^[!-~]{1,64}$")
+    )]
+    pub client_msg_id: Option<Lenient<String>>,
 }
 
 #[derive(Debug, Clone, Object)]
 pub struct EditMessageRequest {
-    pub content: String,
+    /// 1..4000 characters after trimming surrounding whitespace (stored trimmed).
+    #[oai(validator(
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[\s\S]{0,3998}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    ))]
+    pub content: Lenient<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -214,9 +251,15 @@ pub struct MessageDto {
     pub content: String,
     /// Per-chat, gapless, strictly increasing: orders history, drives recovery.
     pub seq: i64,
+    /// The sender's idempotency key, null when the send had none.
+    #[oai(nullable)]
     pub client_msg_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When the content was last edited; null if never.
+    #[oai(nullable)]
     pub edited_at: Option<DateTime<Utc>>,
+    /// When the message was pinned; null when it is not.
+    #[oai(nullable)]
     pub pinned_at: Option<DateTime<Utc>>,
 }
 

@@ -40,9 +40,20 @@ pub enum ApiError {
     /// The thing does not exist.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The path exists, not with this method (`method_not_allowed`; `Allow` lists
+    /// the methods it has).
+    #[oai(status = 405)]
+    MethodNotAllowed(Json<ErrorBody>),
     /// The request clashes with existing data (e.g. a taken username).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The body is over 64 KiB (`payload_too_large`).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// A body sent without `Content-Type: application/json`
+    /// (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// Throttled: retry after the given number of seconds.
     #[oai(status = 429)]
     TooManyRequests(

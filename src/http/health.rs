@@ -12,6 +12,8 @@ use crate::usecase::UseCases;
 pub struct HealthEntry {
     /// `up` or `down`.
     pub status: String,
+    /// Why it is down (never the cause itself); null when up.
+    #[oai(nullable)]
     pub message: Option<String>,
 }
 

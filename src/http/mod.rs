@@ -8,6 +8,8 @@ mod chat_api;
 pub mod dto;
 pub mod error;
 mod health;
+pub mod limits;
+pub mod observe;
 pub mod throttle;
 mod web;
 pub mod ws;
@@ -17,7 +19,7 @@ use std::time::Duration;
 
 use poem::listener::Acceptor;
 use poem::{get, Endpoint, EndpointExt, Route, Server};
-use poem_openapi::{OpenApi, OpenApiService};
+use poem_openapi::{ExtraHeader, OpenApi, OpenApiService};
 use tokio::sync::watch;
 
 use crate::usecase::UseCases;
@@ -50,12 +52,24 @@ fn api_service(usecases: &UseCases) -> OpenApiService<Apis, ()> {
             uc: usecases.clone(),
         },
     );
-    OpenApiService::new(apis, "webchat", env!("CARGO_PKG_VERSION")).description(
-        "Real-time chat backend. REST for accounts, chats and history; WebSocket at \
-         /ws?token=<access_token> for live events (see the README for the protocol). \
-         Errors are {\"error\": code, \"message\": text}. Throttled routes answer 429 with \
-         Retry-After and RateLimit-* headers.",
-    )
+    OpenApiService::new(apis, "webchat", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Real-time chat backend. REST for accounts, chats and history; WebSocket at \
+             /ws?token=<access_token> for live events (see the README for the protocol). \
+             Errors are {\"error\": code, \"message\": text}. Throttled routes answer 429 with \
+             Retry-After and RateLimit-* headers; their other answers carry RateLimit-Limit, \
+             RateLimit-Remaining and RateLimit-Reset while the rate limiter answers.",
+        )
+        .extra_request_header::<Option<String>, _>(
+            ExtraHeader::new(observe::REQUEST_ID).description(
+                "An id for this request (1..64 visible ASCII characters), echoed in the \
+             response and logged; another value is replaced by a generated one",
+            ),
+        )
+        .extra_response_header::<String, _>(ExtraHeader::new(observe::REQUEST_ID).description(
+            "The request's id: the client's X-Request-Id when it was acceptable, else \
+             generated (32 hex digits)",
+        ))
 }
 
 /// The API's operations (paths and methods), as the throttle's route table reads them.
@@ -69,10 +83,30 @@ pub fn openapi_json(usecases: &UseCases) -> String {
 }
 
 /// Options of the HTTP layer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpOptions {
     /// Take the client IP from `X-Forwarded-For` (set behind a reverse proxy only).
     pub trust_proxy: bool,
+    /// Serve `/metrics` (installing the process's Prometheus recorder).
+    pub metrics: bool,
+}
+
+impl From<&crate::config::Config> for HttpOptions {
+    fn from(config: &crate::config::Config) -> Self {
+        Self {
+            trust_proxy: config.trust_proxy,
+            metrics: config.metrics,
+        }
+    }
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            trust_proxy: false,
+            metrics: true,
+        }
+    }
 }
 
 /// The whole HTTP surface over `usecases`.
@@ -82,11 +116,16 @@ pub fn endpoint(usecases: UseCases, gateway: ws::Gateway, options: HttpOptions) 
     let spec = api.spec_endpoint();
     let routes = throttle::RouteTable::new(&api_meta(), &["/ws"]);
     let gate = throttle::Gate::new(usecases.clone(), routes, options.trust_proxy);
-    let routes = web::assets(Route::new())
+    let mut routes = web::assets(Route::new())
         .nest("/docs", docs)
         .at("/openapi.json", spec)
-        .at("/ws", get(ws::upgrade).data(gateway))
-        .nest("/", api);
+        .at("/ws", get(ws::upgrade).data(gateway));
+    if options.metrics {
+        crate::metrics::install();
+        routes = routes.at("/metrics", get(observe::metrics));
+    }
+    let routes = routes.nest("/", api);
+    let observer = observe::Observer::new();
     web::with_page(routes)
         .data(usecases)
         .around(move |ep, req| {
@@ -94,6 +133,10 @@ pub fn endpoint(usecases: UseCases, gateway: ws::Gateway, options: HttpOptions) 
             async move { gate.run(ep.as_ref(), req).await }
         })
         .catch_all_error(|err| async move { error::render_error(err) })
+        .around(move |ep, req| {
+            let observer = observer.clone();
+            async move { observer.run(ep.as_ref(), req).await }
+        })
 }
 
 /// Serves `usecases` on `acceptor` until `shutdown` resolves, then closes every

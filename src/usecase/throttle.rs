@@ -26,6 +26,16 @@ pub struct Throttle {
     failed_open: AtomicU64,
 }
 
+impl PolicyName {
+    /// The policy's name, as configured and as the metrics label it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Strict => "strict",
+        }
+    }
+}
+
 impl Throttle {
     pub fn new(
         limiter: Arc<dyn RateLimiter>,
@@ -62,8 +72,12 @@ impl Throttle {
     ) -> AppResult<Option<RateLimitDecision>> {
         match self.limiter.hit(self.policy(name), subject, route).await {
             Ok(d) if d.allowed => Ok(Some(d)),
-            Ok(d) => Err(AppError::TooManyRequests(d)),
+            Ok(d) => {
+                crate::metrics::throttled(name.as_str());
+                Err(AppError::TooManyRequests(d))
+            }
             Err(e) => {
+                crate::metrics::rate_limiter_failed_open();
                 let total = self.failed_open.fetch_add(1, Ordering::Relaxed) + 1;
                 // One line per 100 during an outage, not one per request.
                 if total % 100 == 1 {

@@ -30,6 +30,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(app: App) -> Self {
+        Self::start_with(app, HttpOptions::default()).await
+    }
+
+    /// A server over `app` with the given HTTP options.
+    pub async fn start_with(app: App, options: HttpOptions) -> Self {
         let acceptor = TcpListener::bind("127.0.0.1:0")
             .into_acceptor()
             .await
@@ -42,7 +47,7 @@ impl TestServer {
         let app = app.usecases;
         let served = app.clone();
         let task = tokio::spawn(async move {
-            http::serve(acceptor, served, HttpOptions::default(), async {
+            http::serve(acceptor, served, options, async {
                 let _ = stopped.await;
             })
             .await

@@ -118,6 +118,14 @@ async fn pubsub_connections_killed_repeatedly_lose_and_reorder_nothing() {
         let seqs = socket.created_in(&chat, 60, PATIENCE).await;
         assert_exactly_once_in_order(&format!("socket {i} on node-{}", i % 2), &seqs, &expected);
     }
+    // The reconnects were seen (and counted) by the socket registries.
+    let metrics = webchat::metrics::render().expect("the servers serve /metrics");
+    let resubscriptions: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("webchat_pubsub_resubscriptions_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(resubscriptions >= 1.0, "{metrics}");
     for s in sockets {
         s.close().await;
     }

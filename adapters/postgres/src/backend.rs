@@ -88,6 +88,13 @@ impl bb8::ErrorSink<PoolError> for LogErrors {
     }
 }
 
+/// How many of the pool's connections are lent out and how many wait idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgPoolState {
+    pub in_use: u32,
+    pub idle: u32,
+}
+
 /// A pool of connections to one database. Cheap to clone; every repository built from
 /// it shares the pool.
 #[derive(Clone)]
@@ -128,6 +135,15 @@ impl PgBackend {
             .error_sink(Box::new(LogErrors))
             .build_unchecked(manager);
         Ok(Self { pool, config })
+    }
+
+    /// The pool's connections right now (for the pool gauges).
+    pub fn pool_state(&self) -> PgPoolState {
+        let state = self.pool.state();
+        PgPoolState {
+            in_use: state.connections.saturating_sub(state.idle_connections),
+            idle: state.idle_connections,
+        }
     }
 
     /// Applies the embedded migrations that are not applied yet; returns how many ran.
@@ -209,6 +225,12 @@ mod tests {
             shown.contains("<redacted>") && !shown.contains("127.0.0.1"),
             "{shown}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_fresh_pool_has_no_connections() {
+        let backend = PgBackend::connect("postgres://u@127.0.0.1:1/db").unwrap();
+        assert_eq!(backend.pool_state(), PgPoolState { in_use: 0, idle: 0 });
     }
 
     #[test]

@@ -23,7 +23,7 @@ mod schema;
 pub mod testing;
 pub mod users;
 
-pub use backend::{PgBackend, PgConfig, PgError};
+pub use backend::{PgBackend, PgConfig, PgError, PgPoolState};
 pub use chats::PgChatRepository;
 pub use health::PgHealthCheck;
 pub use messages::PgMessageRepository;

@@ -24,8 +24,9 @@ use uuid::Uuid;
 use webchat_domain::{SocketId, UserId};
 
 use super::budget::{FrameBudget, TypingGate};
-use super::registry::{ConnId, OUTBOUND_BUFFER};
+use super::registry::{ConnId, Outbound, OUTBOUND_BUFFER};
 use super::{Gateway, PING_EVERY, SILENCE_LIMIT, WRITE_TIMEOUT};
+use crate::metrics::{self, CloseReason};
 use crate::usecase::auth::AuthContext;
 
 type Sink = SplitSink<WebSocketStream<Upgraded>, Message>;
@@ -39,25 +40,39 @@ const BATCH: usize = 64;
 
 /// Writes `first` and whatever else is queued (up to [`BATCH`]), then flushes once;
 /// false when the peer is gone or has stopped reading (a write that cannot finish
-/// within WRITE_TIMEOUT must not stall the socket's loop).
-async fn write_batch<S>(sink: &mut S, first: Message, rx: &mut mpsc::Receiver<Utf8Bytes>) -> bool
+/// within WRITE_TIMEOUT must not stall the socket's loop). Once written, each
+/// `message.created` records its delivery latency.
+async fn write_batch<S>(sink: &mut S, first: Outbound, rx: &mut mpsc::Receiver<Outbound>) -> bool
 where
     S: futures::Sink<Message> + Unpin,
 {
+    let mut created = Vec::new();
     let written = async {
-        sink.feed(first).await?;
-        for _ in 1..BATCH {
-            match rx.try_recv() {
-                Ok(frame) => sink.feed(Message::Text(frame)).await?,
-                Err(_) => break,
+        let mut next = Some(first);
+        let mut n = 0;
+        while let Some(out) = next.take() {
+            if let Some(at) = out.created {
+                created.push(at);
+            }
+            sink.feed(Message::Text(out.frame)).await?;
+            n += 1;
+            if n < BATCH {
+                next = rx.try_recv().ok();
             }
         }
         sink.flush().await
     };
-    matches!(
+    let ok = matches!(
         tokio::time::timeout(WRITE_TIMEOUT, written).await,
         Ok(Ok(()))
-    )
+    );
+    if ok && !created.is_empty() {
+        let now = chrono::Utc::now();
+        for at in created {
+            metrics::delivery_latency((now - at).to_std().unwrap_or_default());
+        }
+    }
+    ok
 }
 
 async fn write_one(sink: &mut Sink, message: Message) -> bool {
@@ -82,10 +97,12 @@ pub(super) struct Connection {
     pub(super) socket_id: SocketId,
     pub(super) typing: TypingGate,
     pub(super) budget: FrameBudget,
+    /// The id of the upgrade request, on the connection's span.
+    request_id: String,
 }
 
 impl Connection {
-    pub(super) fn new(gateway: Gateway, ctx: AuthContext) -> Self {
+    pub(super) fn new(gateway: Gateway, ctx: AuthContext, request_id: String) -> Self {
         let socket_id = SocketId::new(gateway.uc.presence.instance(), Uuid::new_v4());
         Self {
             gateway,
@@ -94,10 +111,15 @@ impl Connection {
             socket_id,
             typing: TypingGate::default(),
             budget: FrameBudget::new(),
+            request_id,
         }
     }
 
-    #[tracing::instrument(skip_all, fields(user = %self.user, socket = %self.socket_id))]
+    #[tracing::instrument(
+        name = "socket",
+        skip_all,
+        fields(user = %self.user, socket = %self.socket_id, request_id = %self.request_id)
+    )]
     pub(super) async fn run(mut self, socket: WebSocketStream<Upgraded>) {
         let (mut sink, mut stream): (Sink, Source) = socket.split();
         let (tx, mut rx) = mpsc::channel(OUTBOUND_BUFFER);
@@ -106,6 +128,7 @@ impl Connection {
         let uc = self.gateway.uc.clone();
         let conn = registry.register(self.user, tx, kill.clone()).await;
         self.subscribe_chats(conn).await;
+        metrics::ws_connected();
         tracing::debug!("socket connected");
 
         let mut shutdown = self.gateway.shutdown.clone();
@@ -113,21 +136,21 @@ impl Connection {
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let mut last_heard = Instant::now();
         let mut work: Option<Work> = None;
-        let close: Option<(CloseCode, &str)> = loop {
+        let (reason, close): (CloseReason, Option<(CloseCode, &str)>) = loop {
             tokio::select! {
                 out = rx.recv() => match out {
-                    Some(frame) => {
-                        if !write_batch(&mut sink, Message::Text(frame), &mut rx).await {
-                            break None;
+                    Some(out) => {
+                        if !write_batch(&mut sink, out, &mut rx).await {
+                            break (CloseReason::Client, None);
                         }
                     }
-                    None => break None,
+                    None => break (CloseReason::Client, None),
                 },
                 reply = work_done(&mut work) => {
                     work = None;
                     if let Some(reply) = reply {
                         if !write_one(&mut sink, Message::Text(reply)).await {
-                            break None;
+                            break (CloseReason::Client, None);
                         }
                     }
                 }
@@ -152,34 +175,41 @@ impl Connection {
                             last_heard = Instant::now();
                             None
                         }
-                        Some(Ok(Message::Close(_))) | None => break None,
+                        Some(Ok(Message::Close(_))) | None => break (CloseReason::Client, None),
                         Some(Err(e)) => {
                             tracing::debug!(error = %e, "socket read failed");
-                            break Some((CloseCode::Size, "frame too large or malformed"));
+                            break (
+                                CloseReason::Error,
+                                Some((CloseCode::Size, "frame too large or malformed")),
+                            );
                         }
                     };
                     if let Some(reply) = reply {
                         if !write_one(&mut sink, Message::Text(reply)).await {
-                            break None;
+                            break (CloseReason::Client, None);
                         }
                     }
                 }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > SILENCE_LIMIT {
-                        break Some((CloseCode::Away, "no answer to pings"));
+                        break (CloseReason::Silent, Some((CloseCode::Away, "no answer to pings")));
                     }
                     if !write_one(&mut sink, Message::Ping(Default::default())).await {
-                        break None;
+                        break (CloseReason::Client, None);
                     }
                     uc.presence.touch(self.user, &self.socket_id).await;
                     // The session, not the access token's 15 minutes, bounds a
                     // socket's life: logout or revocation ends it here.
                     if let Ok(false) = uc.auth.session_alive(&self.ctx).await {
-                        break Some((CloseCode::Policy, "session ended"));
+                        break (CloseReason::SessionEnded, Some((CloseCode::Policy, "session ended")));
                     }
                 }
-                _ = kill.notified() => break Some((CloseCode::Policy, "too slow to keep up")),
-                _ = shutdown.changed() => break Some((CloseCode::Away, "server shutting down")),
+                _ = kill.notified() => {
+                    break (CloseReason::Slow, Some((CloseCode::Policy, "too slow to keep up")));
+                }
+                _ = shutdown.changed() => {
+                    break (CloseReason::Shutdown, Some((CloseCode::Away, "server shutting down")));
+                }
             }
         };
         if let Some((code, reason)) = close {
@@ -194,6 +224,7 @@ impl Connection {
         // every closing socket has been reported offline.
         uc.presence.disconnect(self.user, &self.socket_id).await;
         registry.unregister(conn).await;
+        metrics::ws_disconnected(reason);
         tracing::debug!("socket closed");
     }
 
@@ -260,11 +291,15 @@ mod tests {
     #[tokio::test]
     async fn queued_frames_go_out_together_with_one_flush() {
         let (tx, mut rx) = mpsc::channel(OUTBOUND_BUFFER);
+        let out = |text: String| Outbound {
+            frame: Utf8Bytes::from(text),
+            created: None,
+        };
         for i in 0..9 {
-            tx.try_send(Utf8Bytes::from(format!("frame {i}"))).unwrap();
+            tx.try_send(out(format!("frame {i}"))).unwrap();
         }
         let mut sink = Counting::default();
-        assert!(write_batch(&mut sink, Message::Text("first".into()), &mut rx).await);
+        assert!(write_batch(&mut sink, out("first".into()), &mut rx).await);
         assert_eq!(
             (sink.fed.len(), sink.flushes),
             (10, 1),
@@ -272,11 +307,11 @@ mod tests {
         );
 
         for i in 0..(BATCH + 5) {
-            tx.try_send(Utf8Bytes::from(format!("more {i}"))).unwrap();
+            tx.try_send(out(format!("more {i}"))).unwrap();
         }
         let mut sink = Counting::default();
         let first = rx.recv().await.unwrap();
-        assert!(write_batch(&mut sink, Message::Text(first), &mut rx).await);
+        assert!(write_batch(&mut sink, first, &mut rx).await);
         assert_eq!(sink.fed.len(), BATCH, "a batch is capped");
         assert_eq!(rx.len(), 5, "the rest waits for the next turn");
     }

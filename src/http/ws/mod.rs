@@ -91,6 +91,10 @@ pub async fn upgrade(req: &Request, gateway: Data<&Gateway>) -> Response {
         Ok(ctx) => ctx,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let request_id = req
+        .extensions()
+        .get::<super::observe::RequestId>()
+        .map_or_else(String::new, |id| id.0.clone());
     let Ok(on_upgrade) = req.take_upgrade() else {
         return bad_upgrade();
     };
@@ -101,7 +105,7 @@ pub async fn upgrade(req: &Request, gateway: Data<&Gateway>) -> Response {
         };
         let socket =
             WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(socket_config())).await;
-        Connection::new(gateway, ctx).run(socket).await;
+        Connection::new(gateway, ctx, request_id).run(socket).await;
     });
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)

@@ -13,6 +13,7 @@ use webchat_ports::{
     RECENT_WINDOW,
 };
 
+use crate::metrics::{self, CacheRead};
 use crate::usecase::chat::ChatService;
 use crate::usecase::events::Publisher;
 use crate::usecase::{AppError, AppResult};
@@ -103,6 +104,7 @@ impl MessageService {
         };
         self.chats.remember_member(sender, chat);
         if outcome.created {
+            metrics::message_sent();
             let event = Event::MessageCreated {
                 chat_id: chat,
                 message: outcome.message.clone(),
@@ -142,10 +144,12 @@ impl MessageService {
         }
         self.chats.ensure_member(user, chat).await?;
         let window = cache_soft("recent", self.cache.recent(chat, RECENT_WINDOW).await);
-        if let Some(window) = &window {
-            if let Some(page) = page_from_window(window, before_seq, limit) {
-                return Ok(page);
-            }
+        let cached = window
+            .as_deref()
+            .and_then(|w| page_from_window(w, before_seq, limit));
+        metrics::cache_read(CacheRead::History, cached.is_some());
+        if let Some(page) = cached {
+            return Ok(page);
         }
         if window.is_none() && before_seq.is_none() {
             // The chat's pts before the read: a change committed after it raised the
@@ -177,7 +181,9 @@ impl MessageService {
 
     /// One message (members of its chat only), cache-aside.
     pub async fn get(&self, user: UserId, id: MessageId) -> AppResult<Message> {
-        let message = match cache_soft("get_cached", self.cache.get_cached(id).await) {
+        let cached = cache_soft("get_cached", self.cache.get_cached(id).await);
+        metrics::cache_read(CacheRead::Message, cached.is_some());
+        let message = match cached {
             Some(m) => m,
             None => {
                 let m = self
@@ -328,7 +334,9 @@ impl MessageService {
     /// The chat's pinned messages, newest pin first, cache-aside.
     pub async fn pinned(&self, user: UserId, chat: ChatId) -> AppResult<Vec<Message>> {
         self.chats.ensure_member(user, chat).await?;
-        if let Some(pinned) = cache_soft("pinned", self.cache.pinned(chat).await) {
+        let cached = cache_soft("pinned", self.cache.pinned(chat).await);
+        metrics::cache_read(CacheRead::Pinned, cached.is_some());
+        if let Some(pinned) = cached {
             return Ok(pinned);
         }
         let as_of = self.as_of(chat).await;

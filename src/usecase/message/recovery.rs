@@ -11,6 +11,7 @@ use webchat_domain::{ChangeKind, ChatChange, ChatHead, ChatId, Event, Message, U
 use webchat_ports::RECENT_WINDOW;
 
 use super::{cache_soft, MessageService};
+use crate::metrics::{self, CacheRead};
 use crate::usecase::AppResult;
 
 /// Most messages, and most changes, one recovery page holds.
@@ -78,7 +79,9 @@ impl MessageService {
                 return Ok((Vec::new(), false));
             }
             let window = cache_soft("recent", self.cache.recent(chat, RECENT_WINDOW).await);
-            if let Some(page) = window.and_then(|w| window_range(&w, since, upto)) {
+            let page = window.and_then(|w| window_range(&w, since, upto));
+            metrics::cache_read(CacheRead::Recovery, page.is_some());
+            if let Some(page) = page {
                 return Ok((page, false));
             }
         }

@@ -75,8 +75,12 @@ fn deliver_all(state: &State, chat: ChatId, events: &[Arc<Event>]) {
         else {
             continue;
         };
+        let created = match &**event {
+            Event::MessageCreated { message, .. } => Some(message.created_at),
+            _ => None,
+        };
         for conn in &room.conns {
-            state.deliver(*conn, &frame);
+            state.deliver_created(*conn, &frame, created);
         }
     }
 }

@@ -21,6 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+
 use futures::StreamExt;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
@@ -38,10 +40,19 @@ pub type ConnId = u64;
 /// How many frames may wait for a slow socket before it is disconnected.
 pub const OUTBOUND_BUFFER: usize = 1024;
 
+/// A frame queued for one socket (its bytes shared with every other socket that
+/// gets it), with when its message was created, for a `message.created`: the
+/// delivery latency is measured when the frame is written.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub frame: Utf8Bytes,
+    pub created: Option<DateTime<Utc>>,
+}
+
 /// The registry's handle on one socket.
 struct Conn {
     user: UserId,
-    tx: mpsc::Sender<Utf8Bytes>,
+    tx: mpsc::Sender<Outbound>,
     kill: Arc<Notify>,
     /// The chats the socket is in, with its position in each: what came after it
     /// reaches the socket live (unknown while the chat's head could not be read).
@@ -72,13 +83,28 @@ impl State {
 
     /// Queues a rendered frame for a socket: the bytes are shared, not copied.
     fn deliver(&self, conn: ConnId, frame: &Utf8Bytes) {
-        if let Some(c) = self.conns.get(&conn) {
-            if let Err(mpsc::error::TrySendError::Full(_)) = c.tx.try_send(frame.clone()) {
+        self.deliver_created(conn, frame, None);
+    }
+
+    /// Queues `frame` for `conn`; `created` is when the message it announces was
+    /// created, if it announces one.
+    fn deliver_created(&self, conn: ConnId, frame: &Utf8Bytes, created: Option<DateTime<Utc>>) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let out = Outbound {
+            frame: frame.clone(),
+            created,
+        };
+        match c.tx.try_send(out) {
+            Ok(()) => crate::metrics::events_delivered(1),
+            Err(mpsc::error::TrySendError::Full(_)) => {
                 if !c.slow.swap(true, Ordering::Relaxed) {
                     tracing::warn!(conn, "slow consumer: closing socket");
                     c.kill.notify_one();
                 }
             }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 }
@@ -165,7 +191,7 @@ impl SocketRegistry {
     pub async fn register(
         &self,
         user: UserId,
-        tx: mpsc::Sender<Utf8Bytes>,
+        tx: mpsc::Sender<Outbound>,
         kill: Arc<Notify>,
     ) -> ConnId {
         let id = {

@@ -43,6 +43,7 @@ pub(super) fn spawn(registry: &Arc<SocketRegistry>) {
                         reconnects = futures::stream::pending().boxed();
                         continue;
                     }
+                    crate::metrics::pubsub_resubscribed();
                     tracing::info!("event bus reconnected: checking every room for missed events");
                     with(&weak, |r| async move { r.reconcile_heads().await }).await;
                     with(&weak, |r| async move { r.reconcile_memberships(since).await; }).await;
