@@ -62,6 +62,10 @@ pub trait PresenceStore: Send + Sync {
         status: PresenceStatus,
     ) -> PortResult<Option<PresenceChange>>;
 
+    /// How many sockets the user has registered, on every instance (a socket set
+    /// past its lifetime counts as none).
+    async fn socket_count(&self, user: UserId) -> PortResult<u64>;
+
     /// The stored record, or `None` for a user never seen or whose record expired.
     async fn get_presence(&self, user: UserId) -> PortResult<Option<UserPresence>>;
 

@@ -178,6 +178,11 @@ impl PresenceStore for MemoryPresenceStore {
         }))
     }
 
+    async fn socket_count(&self, user: UserId) -> PortResult<u64> {
+        let now = self.clock.now();
+        Ok(live(&lock(&self.state).sockets, user, now).map_or(0, |s| s.len() as u64))
+    }
+
     async fn get_presence(&self, user: UserId) -> PortResult<Option<UserPresence>> {
         let now = self.clock.now();
         Ok(live(&lock(&self.state).records, user, now).cloned())

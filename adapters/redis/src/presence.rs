@@ -172,6 +172,16 @@ impl PresenceStore for RedisPresenceStore {
     }
 
     #[tracing::instrument(skip(self))]
+    async fn socket_count(&self, user: UserId) -> PortResult<u64> {
+        let mut conn = self.backend.conn().await?;
+        redis::cmd("SCARD")
+            .arg(self.backend.keys().sockets(user))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| unavailable("SCARD sockets", e))
+    }
+
+    #[tracing::instrument(skip(self))]
     async fn get_presence(&self, user: UserId) -> PortResult<Option<UserPresence>> {
         let mut conn = self.backend.conn().await?;
         let json: Option<String> = redis::cmd("GET")

@@ -55,6 +55,10 @@ fn socket(instance: &InstanceId) -> SocketId {
     SocketId::new(instance, Uuid::new_v4())
 }
 
+async fn count(store: &Arc<dyn PresenceStore>, user: UserId) -> u64 {
+    store.socket_count(user).await.expect("socket_count")
+}
+
 async fn online(store: &Arc<dyn PresenceStore>, user: UserId, socket: &SocketId) -> PresenceChange {
     store.set_online(user, socket).await.expect("set_online")
 }

@@ -3,7 +3,7 @@
 use chrono::Duration;
 use webchat_domain::{PresenceStatus, UserId};
 
-use super::{by_user, instance, is_online, offline, online, socket, status, Made};
+use super::{by_user, count, instance, is_online, offline, online, socket, status, Made};
 
 pub(super) async fn knows_nothing_of_unseen_users((store, _time): Made) {
     let user = UserId::new();
@@ -33,6 +33,11 @@ pub(super) async fn knows_nothing_of_unseen_users((store, _time): Made) {
         change.presence.status,
         PresenceStatus::Offline,
         "a user never seen reads as offline"
+    );
+    assert_eq!(
+        count(&store, user).await,
+        0,
+        "a user never seen has no sockets"
     );
     assert_eq!(
         store.online_users().await.expect("online_users").len() as u64,
@@ -82,7 +87,13 @@ pub(super) async fn goes_offline_with_the_last_socket((store, time): Made) {
         "a user with a socket is online"
     );
 
+    assert_eq!(count(&store, user).await, 1, "one socket counts one");
     let second = online(&store, user, &on_b).await;
+    assert_eq!(
+        count(&store, user).await,
+        2,
+        "sockets on every instance count"
+    );
     assert!(
         !second.changed,
         "a second socket, on another instance, changes nothing visible"
@@ -97,7 +108,18 @@ pub(super) async fn goes_offline_with_the_last_socket((store, time): Made) {
         "registering a socket twice changes nothing"
     );
 
+    assert_eq!(
+        count(&store, user).await,
+        2,
+        "registering a socket twice counts it once"
+    );
+
     let one_left = offline(&store, user, &on_a).await;
+    assert_eq!(
+        count(&store, user).await,
+        1,
+        "a closed socket stops counting"
+    );
     assert!(
         !one_left.changed,
         "closing one of two sockets changes nothing visible"
@@ -135,6 +157,7 @@ pub(super) async fn goes_offline_with_the_last_socket((store, time): Made) {
         Some(PresenceStatus::Offline),
         "get_presence reads the offline record"
     );
+    assert_eq!(count(&store, user).await, 0, "no sockets count none");
     let again = offline(&store, user, &on_b).await;
     assert!(!again.changed, "closing a closed socket changes nothing");
     assert_eq!(
