@@ -28,7 +28,13 @@ pub struct Config {
     pub metrics: bool,
     /// `WEBCHAT_LOG_FORMAT`: `text` (the default) or `json` (one object per line).
     pub log_format: LogFormat,
+    /// `WEBCHAT_MAX_SOCKETS_PER_USER`: open WebSockets one user may hold across every
+    /// instance (default 20); the next upgrade is answered 429.
+    pub max_sockets_per_user: usize,
 }
+
+/// Open WebSockets per user unless `WEBCHAT_MAX_SOCKETS_PER_USER` says otherwise.
+pub const DEFAULT_MAX_SOCKETS_PER_USER: usize = 20;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -93,6 +99,12 @@ impl Config {
         if !(1..=60).contains(&cleanup_secs) {
             bail!("WEBCHAT_PRESENCE_CLEANUP_SECS: must be 1 to 60 (the instance heartbeat lives 90 s)");
         }
+        let max_sockets_per_user = match get("WEBCHAT_MAX_SOCKETS_PER_USER") {
+            Some(n) => n.parse().ok().filter(|n| *n >= 1).with_context(|| {
+                format!("WEBCHAT_MAX_SOCKETS_PER_USER: expected a number >= 1, got {n:?}")
+            })?,
+            None => DEFAULT_MAX_SOCKETS_PER_USER,
+        };
         Ok(Self {
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port,
@@ -121,6 +133,7 @@ impl Config {
                 Some(other) => bail!("WEBCHAT_METRICS: expected 1 or 0, got {other:?}"),
             },
             log_format: LogFormat::parse(get("WEBCHAT_LOG_FORMAT").as_deref())?,
+            max_sockets_per_user,
         })
     }
 
@@ -156,6 +169,7 @@ mod tests {
         );
         assert!(c.metrics, "metrics are on by default");
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.max_sockets_per_user, 20);
     }
 
     #[test]
@@ -186,6 +200,8 @@ mod tests {
             ("WEBCHAT_PRESENCE_CLEANUP_SECS", "120"),
             ("WEBCHAT_METRICS", "maybe"),
             ("WEBCHAT_LOG_FORMAT", "xml"),
+            ("WEBCHAT_MAX_SOCKETS_PER_USER", "0"),
+            ("WEBCHAT_MAX_SOCKETS_PER_USER", "many"),
         ] {
             let err = format!("{:#}", with(&[(var, value)]).unwrap_err());
             assert!(err.contains(var), "{var}: {err}");

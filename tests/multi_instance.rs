@@ -182,6 +182,51 @@ async fn presence_of_a_user_on_a_is_seen_through_b_until_the_socket_closes() {
 }
 
 #[tokio::test]
+async fn the_socket_cap_counts_the_users_sockets_on_every_instance() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let (alice, _) = cluster.a.client().signup(&unique("a")).await;
+    let mut sockets = Vec::new();
+    for server in [&cluster.a, &cluster.b] {
+        for _ in 0..10 {
+            let mut socket = Ws::connect(server.addr, alice.token()).await;
+            // Answered: the socket is registered in the presence store.
+            socket.sync().await;
+            sockets.push(socket);
+        }
+    }
+    for server in [&cluster.a, &cluster.b] {
+        assert_eq!(
+            Ws::refused(server.addr, alice.token()).await,
+            429,
+            "ten sockets here and ten on the other instance make twenty"
+        );
+    }
+    // One closed on B frees a place on A.
+    sockets.pop().expect("a socket on B").close().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let last = loop {
+        let url = format!("ws://{}/ws?token={}", cluster.a.addr, alice.token());
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((stream, _)) => break stream,
+            Err(e) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no place freed: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    drop(last);
+    for socket in sockets {
+        socket.close().await;
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test]
 async fn throttle_and_logout_are_shared_by_every_instance() {
     let Some(cluster) = Cluster::start().await else {
         return;

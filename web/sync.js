@@ -230,6 +230,14 @@ export class Sync {
         this.presenceEvents.set(f.user_id, (this.presenceEvents.get(f.user_id) || 0) + 1);
         this.store.setPresence(f.user_id, f.status);
         break;
+      case 'subscribed':
+        // The server could not load our chats at connect (`degraded`) and now has:
+        // recover what was missed meanwhile, as after a reconnect.
+        for (const chat of this.store.chats.values()) {
+          if (chat.lastSeq !== null) this.join(chat, chat.lastSeq);
+        }
+        this.addNewChats();
+        break;
       case 'error':
         this.onErrorFrame(f);
         break;
@@ -311,6 +319,7 @@ export class Sync {
       return;
     }
     if (f.code === 'too_many_requests') this.store.notice('Slow down a little.');
+    else if (f.code === 'degraded') this.store.notice('The server cannot load your chats yet: new messages may be late.');
     else console.warn('server error frame', f);
   }
 

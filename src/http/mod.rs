@@ -15,6 +15,7 @@ mod web;
 pub mod ws;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::Acceptor;
@@ -89,6 +90,8 @@ pub struct HttpOptions {
     pub trust_proxy: bool,
     /// Serve `/metrics` (installing the process's Prometheus recorder).
     pub metrics: bool,
+    /// Open WebSockets one user may hold across every instance.
+    pub max_sockets_per_user: usize,
 }
 
 impl From<&crate::config::Config> for HttpOptions {
@@ -96,6 +99,7 @@ impl From<&crate::config::Config> for HttpOptions {
         Self {
             trust_proxy: config.trust_proxy,
             metrics: config.metrics,
+            max_sockets_per_user: config.max_sockets_per_user,
         }
     }
 }
@@ -105,6 +109,7 @@ impl Default for HttpOptions {
         Self {
             trust_proxy: false,
             metrics: true,
+            max_sockets_per_user: crate::config::DEFAULT_MAX_SOCKETS_PER_USER,
         }
     }
 }
@@ -114,7 +119,7 @@ pub fn endpoint(usecases: UseCases, gateway: ws::Gateway, options: HttpOptions) 
     let api = api_service(&usecases);
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
-    let routes = throttle::RouteTable::new(&api_meta(), &["/ws"]);
+    let routes = throttle::RouteTable::new(&api_meta(), &[crate::usecase::throttle::WS_ROUTE]);
     let gate = throttle::Gate::new(usecases.clone(), routes, options.trust_proxy);
     let mut routes = web::assets(Route::new())
         .nest("/docs", docs)
@@ -153,6 +158,7 @@ pub async fn serve<A: Acceptor + 'static>(
         uc: usecases.clone(),
         registry: registry.clone(),
         shutdown: stop_rx,
+        quota: Arc::new(ws::SocketQuota::new(options.max_sockets_per_user)),
     };
     let ep = endpoint(usecases, gateway, options);
     let signal = async move {

@@ -168,6 +168,18 @@ impl PresenceService {
         }
     }
 
+    /// How many sockets `user` has open on every instance, or `None` when the store
+    /// cannot tell.
+    pub async fn socket_count(&self, user: UserId) -> Option<u64> {
+        match self.store.socket_count(user).await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::debug!(error = %e, "presence store cannot count sockets");
+                None
+            }
+        }
+    }
+
     pub async fn get(&self, user: UserId) -> AppResult<UserPresence> {
         let now = self.clock.now();
         match self.store.get_presence(user).await {

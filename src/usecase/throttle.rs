@@ -17,6 +17,12 @@ pub enum PolicyName {
 
 /// The route template message sends are counted under, for REST and WebSocket alike.
 pub const SEND_ROUTE: &str = "/api/chats/{id}/messages";
+/// History reads (`GET`, default policy) share the template: a WebSocket `join` that
+/// recovers what was missed counts against the same budget.
+pub const HISTORY_ROUTE: &str = SEND_ROUTE;
+/// The WebSocket's own template: upgrades, and `status` frames (which have no REST
+/// equivalent), count here under the default policy.
+pub const WS_ROUTE: &str = "/ws";
 
 pub struct Throttle {
     limiter: Arc<dyn RateLimiter>,

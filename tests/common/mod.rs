@@ -246,13 +246,18 @@ impl Ws {
 
     /// Waits for a frame of `kind`, skipping others.
     pub async fn expect(&mut self, kind: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        self.expect_within(kind, WAIT).await
+    }
+
+    /// Waits up to `wait` for a frame of `kind`, skipping others.
+    pub async fn expect_within(&mut self, kind: &str, wait: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.next_within(left).await {
                 Some(v) if v["type"] == kind => return v,
                 Some(_) => continue,
-                None => panic!("no {kind:?} frame within {WAIT:?}"),
+                None => panic!("no {kind:?} frame within {wait:?}"),
             }
         }
     }

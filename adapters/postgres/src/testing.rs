@@ -4,8 +4,13 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and drops it afterwards, also when
 //! the test panics. Follows the project's skip rule: an unreachable server prints one
 //! `skipped: ...` line, unless `WEBCHAT_REQUIRE_SERVICES=1`, then it fails the test.
+//!
+//! [`OwnPostgres`]: a server of the test's own, for tests that stop and restart it.
 
 use std::time::Duration;
+
+mod own;
+pub use own::OwnPostgres;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 

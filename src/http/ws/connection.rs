@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
@@ -21,13 +21,15 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 use uuid::Uuid;
-use webchat_domain::{SocketId, UserId};
+use webchat_domain::{ChatId, SocketId, UserId};
 
 use super::budget::{FrameBudget, TypingGate};
+use super::protocol::{FrameError, ServerFrame};
 use super::registry::{ConnId, Outbound, OUTBOUND_BUFFER};
 use super::{Gateway, PING_EVERY, SILENCE_LIMIT, WRITE_TIMEOUT};
 use crate::metrics::{self, CloseReason};
 use crate::usecase::auth::AuthContext;
+use crate::usecase::AppResult;
 
 type Sink = SplitSink<WebSocketStream<Upgraded>, Message>;
 type Source = SplitStream<WebSocketStream<Upgraded>>;
@@ -37,6 +39,14 @@ pub(super) type Work = Pin<Box<dyn Future<Output = Option<Utf8Bytes>> + Send>>;
 
 /// Frames written per flush at most, so one busy socket cannot hog its task.
 const BATCH: usize = 64;
+
+/// A socket whose chat list could not be loaded retries after this long, doubling
+/// up to [`DEGRADED_RETRY_MAX`].
+const DEGRADED_RETRY_FIRST: Duration = Duration::from_secs(1);
+const DEGRADED_RETRY_MAX: Duration = Duration::from_secs(15);
+
+/// Loading the user's chat list again, polled by the loop.
+type Loading = Pin<Box<dyn Future<Output = AppResult<Vec<ChatId>>> + Send>>;
 
 /// Writes `first` and whatever else is queued (up to [`BATCH`]), then flushes once;
 /// false when the peer is gone or has stopped reading (a write that cannot finish
@@ -79,6 +89,28 @@ async fn write_one(sink: &mut Sink, message: Message) -> bool {
     matches!(
         tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await,
         Ok(Ok(()))
+    )
+}
+
+/// Resolves with the chat list, or never while none is being loaded.
+async fn loaded(loading: &mut Option<Loading>) -> AppResult<Vec<ChatId>> {
+    match loading.as_mut() {
+        Some(loading) => loading.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The `error` frame a socket gets while it is subscribed to none of its chats.
+fn degraded_frame(retry_in: Duration) -> Message {
+    let message = format!(
+        "your chats could not be loaded: no chat events reach this socket yet; retrying in {} s",
+        retry_in.as_secs()
+    );
+    Message::Text(
+        FrameError::new("degraded", message)
+            .to_frame()
+            .render()
+            .into(),
     )
 }
 
@@ -127,9 +159,19 @@ impl Connection {
         let registry = self.gateway.registry.clone();
         let uc = self.gateway.uc.clone();
         let conn = registry.register(self.user, tx, kill.clone()).await;
-        self.subscribe_chats(conn).await;
+        let mut degraded = !self.subscribe_chats(conn).await;
         metrics::ws_connected();
-        tracing::debug!("socket connected");
+        tracing::debug!(degraded, "socket connected");
+        // While the chat list cannot be loaded: retried with backoff, the client told
+        // each time it fails, and told which chats it has once it succeeds.
+        let mut backoff = DEGRADED_RETRY_FIRST;
+        let retry = tokio::time::sleep(backoff);
+        tokio::pin!(retry);
+        let mut loading: Option<Loading> = None;
+        if degraded {
+            // A peer already gone is noticed by the loop's first read.
+            write_one(&mut sink, degraded_frame(backoff)).await;
+        }
 
         let mut shutdown = self.gateway.shutdown.clone();
         let mut ping =
@@ -204,6 +246,30 @@ impl Connection {
                         break (CloseReason::SessionEnded, Some((CloseCode::Policy, "session ended")));
                     }
                 }
+                _ = &mut retry, if degraded && loading.is_none() => {
+                    let (uc, user) = (uc.clone(), self.user);
+                    loading = Some(Box::pin(async move { uc.chats.chat_ids(user).await }));
+                }
+                chats = loaded(&mut loading) => {
+                    loading = None;
+                    let frame = match chats {
+                        Ok(chats) => {
+                            registry.join_all(conn, &chats).await;
+                            degraded = false;
+                            tracing::info!(chats = chats.len(), "socket subscribed after its chat list loaded");
+                            Message::Text(ServerFrame::Subscribed { chat_ids: &chats }.render().into())
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "chat list still unavailable");
+                            backoff = (backoff * 2).min(DEGRADED_RETRY_MAX);
+                            retry.as_mut().reset(tokio::time::Instant::now() + backoff);
+                            degraded_frame(backoff)
+                        }
+                    };
+                    if !write_one(&mut sink, frame).await {
+                        break (CloseReason::Client, None);
+                    }
+                }
                 _ = kill.notified() => {
                     break (CloseReason::Slow, Some((CloseCode::Policy, "too slow to keep up")));
                 }
@@ -229,20 +295,22 @@ impl Connection {
     }
 
     /// Subscribes the new socket to every chat of its user, then marks the user
-    /// online (announced to those chats on their first socket).
-    async fn subscribe_chats(&self, conn: ConnId) {
+    /// online (announced to those chats on their first socket). False when the chat
+    /// list could not be loaded: the socket is subscribed to nothing yet.
+    async fn subscribe_chats(&self, conn: ConnId) -> bool {
         let uc = &self.gateway.uc;
-        let chats = match uc.chats.chat_ids(self.user).await {
-            Ok(chats) => chats,
+        let (chats, loaded) = match uc.chats.chat_ids(self.user).await {
+            Ok(chats) => (chats, true),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot load the user's chats");
-                Vec::new()
+                tracing::warn!(error = %e, "cannot load the user's chats: retrying");
+                (Vec::new(), false)
             }
         };
         self.gateway.registry.join_all(conn, &chats).await;
         uc.presence
             .connect_with_chats(self.user, &self.socket_id, chats)
             .await;
+        loaded
     }
 }
 

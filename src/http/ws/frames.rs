@@ -11,7 +11,7 @@ use super::connection::{Connection, Step};
 use super::protocol::{self, ClientFrame, FrameError, ServerFrame};
 use super::registry::{ConnId, SocketRegistry};
 use crate::usecase::message::Recovery;
-use crate::usecase::throttle::{PolicyName, SEND_ROUTE};
+use crate::usecase::throttle::{PolicyName, HISTORY_ROUTE, SEND_ROUTE, WS_ROUTE};
 use crate::usecase::{AppError, AppResult, UseCases};
 
 fn text(frame: ServerFrame<'_>) -> Utf8Bytes {
@@ -80,8 +80,10 @@ impl Connection {
             })),
             ClientFrame::Typing { chat_id } => self.typing(conn, chat_id, uc, registry),
             ClientFrame::Status { status } => Step::Work(Box::pin(async move {
-                set_status(&uc, user, status).await;
-                None
+                match set_status(&uc, user, status).await {
+                    Ok(()) => None,
+                    Err(e) => Some(refused(&e, None, None)),
+                }
             })),
         }
     }
@@ -123,6 +125,10 @@ async fn join(
     since_seq: Option<i64>,
     since_pts: Option<i64>,
 ) -> AppResult<(Recovery, Option<ChatHead>)> {
+    if since_seq.is_some() || since_pts.is_some() {
+        // A recovery reads history: it spends the budget REST history reads spend.
+        spend(uc, PolicyName::Default, user, HISTORY_ROUTE).await?;
+    }
     uc.chats.ensure_member(user, chat_id).await?;
     let position = match registry.join(conn, chat_id).await {
         Ok(position) => position,
@@ -146,15 +152,25 @@ async fn send(
     content: &str,
     client_msg_id: Option<&str>,
 ) -> AppResult<webchat_domain::Message> {
-    let subject = format!("user:{user}");
-    uc.throttle
-        .hit(PolicyName::Strict, &subject, SEND_ROUTE)
-        .await?;
+    spend(uc, PolicyName::Strict, user, SEND_ROUTE).await?;
     uc.messages
         .send(user, chat_id, content, client_msg_id)
         .await
 }
 
-async fn set_status(uc: &UseCases, user: UserId, status: PresenceStatus) {
+/// A status change reads the user's chats and is published to every instance: it
+/// spends the user's `/ws` budget, shared by every socket of theirs.
+async fn set_status(uc: &UseCases, user: UserId, status: PresenceStatus) -> AppResult<()> {
+    spend(uc, PolicyName::Default, user, WS_ROUTE).await?;
     uc.presence.set_status(user, status).await;
+    Ok(())
+}
+
+/// Counts a frame against the user's budget for `route`, as the REST gate counts a
+/// request of that user: every socket of the user and their REST calls share it.
+async fn spend(uc: &UseCases, policy: PolicyName, user: UserId, route: &str) -> AppResult<()> {
+    uc.throttle
+        .hit(policy, &format!("user:{user}"), route)
+        .await
+        .map(drop)
 }

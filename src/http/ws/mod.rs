@@ -11,6 +11,7 @@ mod budget;
 mod connection;
 mod frames;
 pub mod protocol;
+mod quota;
 pub mod registry;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
 use self::connection::Connection;
+pub use self::quota::SocketQuota;
 use self::registry::SocketRegistry;
 use super::error::{ApiError, ErrorBody};
 use crate::usecase::{AppError, UseCases};
@@ -41,6 +43,8 @@ pub struct Gateway {
     pub uc: UseCases,
     pub registry: Arc<SocketRegistry>,
     pub shutdown: watch::Receiver<bool>,
+    /// The cap on open sockets per user.
+    pub quota: Arc<SocketQuota>,
 }
 
 /// The socket settings. Small buffers: an idle socket holds only its read buffer
@@ -54,6 +58,14 @@ fn socket_config() -> WebSocketConfig {
         .max_write_buffer_size(1 << 20)
         .max_message_size(Some(1 << 20))
         .max_frame_size(Some(1 << 20))
+}
+
+fn too_many_sockets(max: usize) -> Response {
+    let body = ErrorBody::new(
+        "too_many_requests",
+        format!("at most {max} open WebSockets per user: close one first"),
+    );
+    (StatusCode::TOO_MANY_REQUESTS, poem::web::Json(body)).into_response()
 }
 
 fn bad_upgrade() -> Response {
@@ -75,7 +87,8 @@ fn accept_key(req: &Request) -> Option<String> {
     valid.then(|| derive_accept_key(key.as_bytes()))
 }
 
-/// Authenticates before upgrading: a refused token is an HTTP 401, not a socket.
+/// Authenticates before upgrading: a refused token is an HTTP 401, not a socket,
+/// and a user at the socket cap gets 429.
 /// The upgrade is done here (not through poem's extractor) so the socket speaks
 /// tungstenite's own frames, whose text is shared bytes: an event rendered once is
 /// written to every socket without a copy per socket.
@@ -90,6 +103,10 @@ pub async fn upgrade(req: &Request, gateway: Data<&Gateway>) -> Response {
     let ctx = match gateway.uc.auth.authenticate(&token).await {
         Ok(ctx) => ctx,
         Err(e) => return ApiError::from(e).into_response(),
+    };
+    let registered = gateway.uc.presence.socket_count(ctx.user_id).await;
+    let Some(slot) = gateway.quota.acquire(ctx.user_id, registered) else {
+        return too_many_sockets(gateway.quota.max());
     };
     let request_id = req
         .extensions()
@@ -106,6 +123,7 @@ pub async fn upgrade(req: &Request, gateway: Data<&Gateway>) -> Response {
         let socket =
             WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(socket_config())).await;
         Connection::new(gateway, ctx, request_id).run(socket).await;
+        drop(slot);
     });
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)

@@ -223,6 +223,9 @@ pub enum ServerFrame<'a> {
     },
     #[serde(rename = "typing")]
     Typing { chat_id: ChatId, user_id: UserId },
+    /// The socket's chats are subscribed at last, after `degraded` error frames.
+    #[serde(rename = "subscribed")]
+    Subscribed { chat_ids: &'a [ChatId] },
     #[serde(rename = "presence")]
     Presence {
         user_id: UserId,
