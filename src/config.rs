@@ -94,10 +94,10 @@ impl Config {
             Some(s) => s.parse().context("WEBCHAT_PRESENCE_CLEANUP_SECS")?,
             None => 30,
         };
-        // The job also heart-beats this instance, whose key lives 90 s: a slower
-        // job would let other instances drop this one's sockets as dead.
+        // A dead instance's users go offline within two intervals: longer ones
+        // would leave them online for minutes.
         if !(1..=60).contains(&cleanup_secs) {
-            bail!("WEBCHAT_PRESENCE_CLEANUP_SECS: must be 1 to 60 (the instance heartbeat lives 90 s)");
+            bail!("WEBCHAT_PRESENCE_CLEANUP_SECS: must be 1 to 60 (a dead instance's users go offline within two intervals)");
         }
         let max_sockets_per_user = match get("WEBCHAT_MAX_SOCKETS_PER_USER") {
             Some(n) => n.parse().ok().filter(|n| *n >= 1).with_context(|| {

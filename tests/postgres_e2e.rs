@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::Duration;
-
-use common::{create_chat, redis_or_skip, unique, unique_prefix, user_id, Api, TestServer, Ws};
+use common::{create_chat, redis_or_skip, unique, unique_prefix, user_id, Process, TestServer, Ws};
 use futures::future::join_all;
 use serde_json::{json, Value};
 use webchat::app::wiring::{self, Backends};
@@ -168,74 +165,19 @@ async fn concurrent_sends_through_two_instances_get_seqs_one_to_n() {
     db.drop_database().await;
 }
 
-/// A free TCP port on loopback (bound, then released for the child to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Process {
-    child: tokio::process::Child,
-    addr: std::net::SocketAddr,
-}
-
-impl Process {
-    async fn spawn(db: &TestDatabase, prefix: &str, instance: &str) -> Self {
-        let port = free_port();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_webchat"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOST", "127.0.0.1")
-            .env("PORT", port.to_string())
-            .env("DATABASE_URL", db.url())
-            .env("REDIS_URL", common::redis_url())
-            .env("WEBCHAT_KEY_PREFIX", prefix)
-            .env("WEBCHAT_JWT_SECRET", "two-process-secret")
-            .env("WEBCHAT_INSTANCE_ID", instance)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("webchat binary starts");
-        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-        let live = format!("http://{addr}/health/live");
-        for _ in 0..200 {
-            if reqwest::get(&live)
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Self { child, addr };
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{instance} did not come up on {addr}");
-    }
-
-    fn api(&self) -> Api {
-        Api {
-            http: reqwest::Client::new(),
-            base: format!("http://{}", self.addr),
-            token: None,
-        }
-    }
-
-    /// SIGTERM, as an orchestrator stops it; waits for a clean exit.
-    async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-        }
-        let status = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
-            .await
-            .expect("exits after SIGTERM")
-            .expect("wait");
-        assert!(status.success(), "clean exit on SIGTERM: {status}");
-    }
+/// A real `webchat` process on the test database and the shared Redis.
+async fn spawn(db: &TestDatabase, prefix: &str, instance: &str) -> Process {
+    let redis = common::redis_url();
+    Process::spawn(
+        instance,
+        &[
+            ("DATABASE_URL", db.url()),
+            ("REDIS_URL", redis.as_str()),
+            ("WEBCHAT_KEY_PREFIX", prefix),
+            ("WEBCHAT_JWT_SECRET", "two-process-secret"),
+        ],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -247,8 +189,8 @@ async fn two_real_processes_share_redis_and_postgres() {
         return;
     };
     let prefix = unique_prefix();
-    let one = Process::spawn(&db, &prefix, "proc-1").await;
-    let two = Process::spawn(&db, &prefix, "proc-2").await;
+    let one = spawn(&db, &prefix, "proc-1").await;
+    let two = spawn(&db, &prefix, "proc-2").await;
 
     let name = unique("p");
     let r = one

@@ -14,6 +14,23 @@ pub struct PresenceConfig {
     pub instance_ttl: Duration,
 }
 
+impl PresenceConfig {
+    /// The lifetimes for an instance whose cleanup job runs every `interval` and
+    /// heart-beats [`HEARTBEATS_PER_CLEANUP`] times as often: an instance's mark
+    /// lives one interval, so one that died is found by the first cleanup after its
+    /// mark expired, within two intervals of its last heartbeat.
+    pub fn for_cleanup_interval(interval: Duration) -> Self {
+        Self {
+            instance_ttl: interval,
+            ..Self::default()
+        }
+    }
+}
+
+/// How many heartbeats an instance sends per cleanup interval: two can be missed
+/// before it counts as dead.
+pub const HEARTBEATS_PER_CLEANUP: u32 = 3;
+
 impl Default for PresenceConfig {
     fn default() -> Self {
         Self {

@@ -9,7 +9,9 @@ use webchat_memory::{
     memory_repositories, MemoryEventBus, MemoryMessageCache, MemoryPresenceStore,
     MemoryRateLimiter, MemorySessionStore,
 };
-use webchat_ports::{CacheConfig, Clock, PresenceConfig, Repositories, SystemClock};
+use webchat_ports::{
+    CacheConfig, Clock, PresenceConfig, Repositories, SystemClock, HEARTBEATS_PER_CLEANUP,
+};
 
 use crate::config::Config;
 use crate::usecase::auth::AuthConfig;
@@ -76,17 +78,26 @@ impl App {
         }
     }
 
-    /// Starts the periodic jobs (presence heartbeat and cleanup).
+    /// Starts the periodic jobs: the presence cleanup every `cleanup_every` (with a
+    /// heartbeat), and heartbeats in between, [`HEARTBEATS_PER_CLEANUP`] per interval
+    /// in all, so an instance's mark (living one interval) never lapses while it runs.
     pub fn spawn_background(
         &self,
         cleanup_every: std::time::Duration,
     ) -> tokio::task::JoinHandle<()> {
         let presence = self.usecases.presence.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(cleanup_every);
+            let mut tick = tokio::time::interval(cleanup_every / HEARTBEATS_PER_CLEANUP);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut n = 0;
             loop {
                 tick.tick().await;
-                presence.maintain().await;
+                if n == 0 {
+                    presence.maintain().await;
+                } else {
+                    presence.heartbeat().await;
+                }
+                n = (n + 1) % HEARTBEATS_PER_CLEANUP;
             }
         })
     }

@@ -156,7 +156,7 @@ pub fn wire(
                 messages: repos.messages,
                 presence: Arc::new(RedisPresenceStore::new(
                     backend.clone(),
-                    PresenceConfig::default(),
+                    PresenceConfig::for_cleanup_interval(config.cleanup_interval),
                 )),
                 sessions: Arc::new(RedisSessionStore::new(backend.clone())),
                 rate_limiter: Arc::new(RedisRateLimiter::new(backend.clone())),

@@ -170,6 +170,18 @@ impl PresenceService {
 
     /// How many sockets `user` has open on every instance, or `None` when the store
     /// cannot tell.
+    /// Declares this instance alive (its sockets stay counted); false when the
+    /// store could not be told.
+    pub async fn heartbeat(&self) -> bool {
+        match self.store.heartbeat_instance(&self.instance).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "instance heartbeat failed");
+                false
+            }
+        }
+    }
+
     pub async fn socket_count(&self, user: UserId) -> Option<u64> {
         match self.store.socket_count(user).await {
             Ok(n) => Some(n),
@@ -222,8 +234,7 @@ impl PresenceService {
     /// One round of the periodic job: this instance is alive; stale users go
     /// offline and are announced.
     pub async fn maintain(&self) {
-        if let Err(e) = self.store.heartbeat_instance(&self.instance).await {
-            tracing::warn!(error = %e, "instance heartbeat failed");
+        if !self.heartbeat().await {
             return;
         }
         match self.store.cleanup_stale().await {

@@ -363,3 +363,79 @@ pub fn redis_instance_config(prefix: &str, instance: &str) -> Config {
     config.port = 0;
     config
 }
+
+/// A free TCP port on loopback (bound, then released for a child to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind port 0")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
+/// A real `webchat` process (the binary under test), killed if still running on drop.
+pub struct Process {
+    pub child: tokio::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl Process {
+    /// Starts the binary on a free port with `env` (and nothing else of this
+    /// process's environment but `PATH`) as instance `instance`; returns once it
+    /// answers `/health/live`.
+    pub async fn spawn(instance: &str, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_webchat"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("WEBCHAT_INSTANCE_ID", instance)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("webchat binary starts");
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let live = format!("http://{addr}/health/live");
+        for _ in 0..200 {
+            if reqwest::get(&live)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Self { child, addr };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{instance} did not come up on {addr}");
+    }
+
+    pub fn api(&self) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: format!("http://{}", self.addr),
+            token: None,
+        }
+    }
+
+    /// SIGTERM, as an orchestrator stops it; waits for a clean exit.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let status = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .expect("exits after SIGTERM")
+            .expect("wait");
+        assert!(status.success(), "clean exit on SIGTERM: {status}");
+    }
+
+    /// SIGKILL, as a crash or an OOM kill would: nothing runs on the way out.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+}

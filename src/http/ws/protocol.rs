@@ -453,6 +453,10 @@ impl Serialize for ChatJson<'_> {
 }
 
 #[cfg(test)]
+#[path = "protocol_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use poem_openapi::types::ToJSON;
