@@ -37,6 +37,9 @@ type Source = SplitStream<WebSocketStream<Upgraded>>;
 /// The work a client frame asked for, polled by the loop; yields the reply.
 pub(super) type Work = Pin<Box<dyn Future<Output = Option<Utf8Bytes>> + Send>>;
 
+/// How long the closing handshake may take before the socket is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Frames written per flush at most, so one busy socket cannot hog its task.
 const BATCH: usize = 64;
 
@@ -182,8 +185,15 @@ impl Connection {
             tokio::select! {
                 out = rx.recv() => match out {
                     Some(out) => {
-                        if !write_batch(&mut sink, out, &mut rx).await {
-                            break (CloseReason::Client, None);
+                        // A queue that overflows while this write is stalled ends the
+                        // socket now, not when the write times out.
+                        tokio::select! {
+                            ok = write_batch(&mut sink, out, &mut rx) => if !ok {
+                                break (CloseReason::Client, None);
+                            },
+                            _ = kill.notified() => {
+                                break (CloseReason::Slow, Some((CloseCode::Policy, "too slow to keep up")));
+                            }
                         }
                     }
                     None => break (CloseReason::Client, None),
@@ -278,14 +288,19 @@ impl Connection {
                 }
             }
         };
-        if let Some((code, reason)) = close {
-            let frame = CloseFrame {
-                code,
-                reason: reason.into(),
-            };
-            write_one(&mut sink, Message::Close(Some(frame))).await;
-        }
-        let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+        // The closing handshake is bounded on its own: a peer that stopped reading
+        // must not hold its socket (and its user's presence) another write timeout.
+        let handshake = async {
+            if let Some((code, reason)) = close {
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                sink.feed(Message::Close(Some(frame))).await?;
+            }
+            sink.close().await
+        };
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, handshake).await;
         // Presence first: shutdown waits for the registry to empty, so by then
         // every closing socket has been reported offline.
         uc.presence.disconnect(self.user, &self.socket_id).await;
