@@ -107,11 +107,9 @@ async fn run() -> anyhow::Result<()> {
 const POOL_METRICS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    use poem::listener::{Listener, TcpListener};
     let (app, backends) = wiring::build(&config).await?;
     let addr = format!("{}:{}", config.host, config.port);
-    let acceptor = TcpListener::bind(addr.clone())
-        .into_acceptor()
+    let acceptor = http::listener::NoDelayAcceptor::bind(addr.clone())
         .await
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(

@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 mod health;
 pub mod limits;
+pub mod listener;
 pub mod observe;
 pub mod throttle;
 mod web;

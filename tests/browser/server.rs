@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use poem::listener::{Listener, TcpListener};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use webchat::http::{self, HttpOptions};
@@ -18,7 +17,7 @@ pub struct Restarted {
 impl Restarted {
     /// Serves `app` on `addr` again (the old listener must be closed).
     pub async fn start(addr: SocketAddr, app: UseCases) -> anyhow::Result<Self> {
-        let acceptor = TcpListener::bind(addr.to_string()).into_acceptor().await?;
+        let acceptor = http::listener::NoDelayAcceptor::bind(addr).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             http::serve(acceptor, app, HttpOptions::default(), async {

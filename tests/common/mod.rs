@@ -35,8 +35,7 @@ impl TestServer {
 
     /// A server over `app` with the given HTTP options.
     pub async fn start_with(app: App, options: HttpOptions) -> Self {
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
+        let acceptor = http::listener::NoDelayAcceptor::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");
         let addr = acceptor.local_addr()[0]

@@ -17,6 +17,7 @@ pub mod chats;
 mod error;
 pub mod health;
 pub mod messages;
+mod prepared;
 mod rows;
 mod schema;
 #[cfg(feature = "testing")]

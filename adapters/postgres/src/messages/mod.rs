@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
-use diesel::sql_types::{BigInt, Nullable, SmallInt, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Nullable, SmallInt};
 use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -20,6 +20,7 @@ use webchat_domain::{
 use webchat_ports::{ChangePage, Changed, InsertOutcome, MessageRepository, PortError, PortResult};
 
 use crate::error::{pool_error, query_error, violated_constraint, IDEMPOTENCY_KEY};
+use crate::prepared::{Bind, Prepared};
 use crate::rows::{convert_all, MessageRow};
 use crate::schema::{chats, messages};
 use writes::{MessageWithPts, Update};
@@ -220,7 +221,7 @@ impl MessageRepository for PgMessageRepository {
     ) -> PortResult<ChangePage> {
         let mut conn = self.pool.get().await.map_err(pool_error)?;
         // One statement, one snapshot: the head and the changes agree.
-        let rows: Vec<ChangeRow> = diesel::sql_query(
+        let rows: Vec<ChangeRow> = Prepared::new(
             "SELECT h.last_seq, h.last_pts, c.pts AS change_pts, c.kind, m.id, m.chat_id, \
                     m.sender_id, m.content, m.seq, m.client_msg_id, m.created_at, \
                     m.edited_at, m.pinned_at, m.deleted_at, m.pts \
@@ -232,10 +233,12 @@ impl MessageRepository for PgMessageRepository {
              LEFT JOIN messages m ON m.id = c.message_id \
              WHERE h.id = $1 \
              ORDER BY c.pts",
+            vec![
+                Bind::Uuid(*chat.as_uuid()),
+                Bind::BigInt(after_pts),
+                Bind::BigInt(limit_of(limit)),
+            ],
         )
-        .bind::<SqlUuid, _>(chat.as_uuid())
-        .bind::<BigInt, _>(after_pts)
-        .bind::<BigInt, _>(limit_of(limit))
         .load(&mut conn)
         .await
         .map_err(query_error)?;

@@ -9,10 +9,11 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use webchat_domain::{ChangeKind, NewMessage};
 
+use crate::prepared::{Bind, Prepared};
 use crate::rows::MessageRow;
 
 /// A message row with the pts its change took (0 for a repeated send).
@@ -59,16 +60,20 @@ pub(super) async fn insert(
          SELECT inserted.*, (SELECT last_pts FROM bump) AS change_pts FROM inserted \
          UNION ALL SELECT existing.*, 0::bigint AS change_pts FROM existing"
     );
-    diesel::sql_query(sql)
-        .bind::<SqlUuid, _>(message.id.as_uuid())
-        .bind::<SqlUuid, _>(message.chat_id.as_uuid())
-        .bind::<SqlUuid, _>(message.sender_id.as_uuid())
-        .bind::<Text, _>(message.content.as_str())
-        .bind::<Nullable<Text>, _>(message.client_msg_id.as_ref().map(|c| c.as_str()))
-        .bind::<Timestamptz, _>(message.created_at)
-        .get_result(conn)
-        .await
-        .optional()
+    Prepared::new(
+        &sql,
+        vec![
+            Bind::Uuid(*message.id.as_uuid()),
+            Bind::Uuid(*message.chat_id.as_uuid()),
+            Bind::Uuid(*message.sender_id.as_uuid()),
+            Bind::Text(message.content.as_str()),
+            Bind::OptText(message.client_msg_id.as_ref().map(|c| c.as_str())),
+            Bind::Timestamptz(message.created_at),
+        ],
+    )
+    .get_result(conn)
+    .await
+    .optional()
 }
 
 /// What an update of an existing message sets.
@@ -131,12 +136,16 @@ pub(super) async fn update(
         Update::Pinned(at) => ("", at),
         Update::Delete => ("", None),
     };
-    diesel::sql_query(sql)
-        .bind::<SqlUuid, _>(id)
-        .bind::<SmallInt, _>(kind.code())
-        .bind::<Text, _>(content)
-        .bind::<Nullable<Timestamptz>, _>(at)
-        .get_result(conn)
-        .await
-        .optional()
+    Prepared::new(
+        &sql,
+        vec![
+            Bind::Uuid(id),
+            Bind::SmallInt(kind.code()),
+            Bind::Text(content),
+            Bind::OptTimestamptz(at),
+        ],
+    )
+    .get_result(conn)
+    .await
+    .optional()
 }
