@@ -143,7 +143,7 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 
 async fn admin(config: Config, action: AdminAction) -> anyhow::Result<()> {
     if config.redis.is_none() {
-        anyhow::bail!("admin commands act on Redis: set REDIS_URL or REDIS_HOST");
+        anyhow::bail!("admin commands act on Redis: set REDIS_URL, REDIS_HOST, REDIS_CLUSTER_NODES or REDIS_SENTINELS");
     }
     let mut config = config;
     config.jwt_secret.get_or_insert_with(|| "admin".to_owned());

@@ -156,14 +156,19 @@ async fn ten_thousand_connects_raise_no_backend_error_and_everyone_is_online() {
     // Presence for every user: the storm's writes all landed.
     let client = redis::Client::open(redis_url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let online_key = format!("{prefix}users:online");
+    // One online set per hash slot (`users:online:{<slot tag>}`): count them all.
     let mut online = 0;
     for _ in 0..100 {
-        online = redis::cmd("SCARD")
-            .arg(&online_key)
-            .query_async::<usize>(&mut conn)
-            .await
-            .unwrap();
+        online = 0;
+        for key in
+            webchat_redis::testing::keys_under(&redis_url, &format!("{prefix}users:online:")).await
+        {
+            online += redis::cmd("SCARD")
+                .arg(&key)
+                .query_async::<usize>(&mut conn)
+                .await
+                .unwrap();
+        }
         if online == USERS {
             break;
         }

@@ -257,7 +257,7 @@ async fn throttle_and_logout_are_shared_by_every_instance() {
 
 /// the key table of docs/protocol.md: type, and whether a TTL is required.
 fn expected(key: &str) -> Option<(&'static str, bool)> {
-    let rules: [(&str, &str, bool); 13] = [
+    let rules: [(&str, &str, bool); 14] = [
         ("user:presence:", "string", true),
         ("users:online", "set", false),
         ("user:sockets:", "set", true),
@@ -271,6 +271,7 @@ fn expected(key: &str) -> Option<(&'static str, bool)> {
         ("chat:pinned:", "hash", true),
         ("chat:changed:", "string", true),
         ("instance:", "string", true),
+        ("instances", "zset", false),
     ];
     rules
         .iter()

@@ -148,7 +148,7 @@ pub fn wire(
                 bail!("WEBCHAT_JWT_SECRET is required when Redis is configured: every instance must share it");
             };
             let backend = RedisBackend::start(redis_config.clone(), config.instance_id.clone())
-                .context("REDIS_URL")?;
+                .context("Redis configuration")?;
             health.push(Arc::new(RedisHealthCheck::new(backend.clone())));
             let ports = Ports {
                 users: repos.users,
@@ -176,12 +176,17 @@ pub fn wire(
         }
     };
     let shared = if redis.is_some() { "redis" } else { "memory" };
+    // Which Redis deployment: `single`, `cluster` or `sentinel`.
+    let mode = redis
+        .as_ref()
+        .map(|r| format!(" redis_mode={}", r.mode()))
+        .unwrap_or_default();
     Ok(Wired {
         ports,
         settings: settings(config, secret.as_bytes()),
         backends: Backends { redis, postgres },
         line: format!(
-            "repositories={repo_name} presence={shared} sessions={shared} rate_limits={shared} cache={shared} events={shared}"
+            "repositories={repo_name} presence={shared} sessions={shared} rate_limits={shared} cache={shared} events={shared}{mode}"
         ),
     })
 }

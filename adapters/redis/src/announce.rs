@@ -34,18 +34,24 @@ impl RedisAnnouncer {
     }
 
     /// Both halves, when the envelope and the message encode.
-    async fn announce(&self, message: &Message, channel: &str, payload: &str) -> Announced {
+    async fn announce(
+        &self,
+        message: &Message,
+        publish: &str,
+        channel: &str,
+        payload: &str,
+    ) -> Announced {
         let json = match encode(message) {
             Ok(json) => json,
             Err(e) => {
                 return Announced {
                     cached: Err(e),
-                    published: self.publish_only(channel, payload).await,
+                    published: self.publish_only(publish, channel, payload).await,
                 }
             }
         };
         let mut invocation = self.cache.write_through(&ANNOUNCE, message, &json);
-        invocation.arg(channel).arg(payload);
+        invocation.arg(channel).arg(payload).arg(publish);
         let done: PortResult<(i64, i64)> = match self.cache.backend().conn().await {
             Ok(mut conn) => invocation
                 .invoke_async(&mut conn)
@@ -65,9 +71,9 @@ impl RedisAnnouncer {
         }
     }
 
-    async fn publish_only(&self, channel: &str, payload: &str) -> PortResult<()> {
+    async fn publish_only(&self, publish: &str, channel: &str, payload: &str) -> PortResult<()> {
         let mut conn = self.cache.backend().conn().await?;
-        redis::cmd("PUBLISH")
+        redis::cmd(publish)
             .arg(channel)
             .arg(payload)
             .query_async::<u64>(&mut conn)
@@ -82,8 +88,9 @@ impl Announcer for RedisAnnouncer {
     #[tracing::instrument(skip(self, message, event), fields(message = %message.id))]
     async fn created(&self, message: &Message, event: &Event) -> Announced {
         let (channel, payload) = deliver_locally(self.cache.backend(), event);
+        let publish = self.cache.backend().publish_command(&event.topic());
         match payload {
-            Ok(payload) => self.announce(message, &channel, &payload).await,
+            Ok(payload) => self.announce(message, publish, &channel, &payload).await,
             Err(e) => Announced {
                 cached: webchat_ports::MessageCache::cache_message(&self.cache, message).await,
                 published: Err(e),

@@ -3,14 +3,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::RedisError;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::{RedisError, Script};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use webchat_domain::InstanceId;
+use webchat_domain::{InstanceId, Topic};
 use webchat_ports::{PortError, PortResult};
 
-use crate::config::{ConfigError, RedisConfig};
-use crate::connection::{Connector, SharedConn, SharedHandle};
+use crate::cluster::Node;
+use crate::config::{ConfigError, RedisConfig, RedisMode, Topology};
+use crate::connection::{Connector, Link, SharedConn, SharedHandle};
 use crate::keys::Keys;
 
 use crate::pubsub::PubSubLink;
@@ -29,6 +31,7 @@ pub struct RedisBackend {
 
 struct Inner {
     commands: SharedConn,
+    mode: RedisMode,
     keys: Keys,
     instance: InstanceId,
     link: Arc<PubSubLink>,
@@ -47,6 +50,7 @@ impl std::fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisBackend")
             .field("instance", &self.inner.instance)
+            .field("mode", &self.inner.mode)
             .field("key_prefix", &self.inner.keys.prefix())
             .field("pubsub_alive", &self.pubsub_alive())
             .finish()
@@ -59,25 +63,48 @@ impl RedisBackend {
     /// process's publications (the event bus skips its own echoes); it must be
     /// unique per process, as `InstanceId::random()` is.
     pub fn start(config: RedisConfig, instance: InstanceId) -> Result<Self, ConfigError> {
+        let variable = match config.mode() {
+            RedisMode::Single => "REDIS_URL",
+            RedisMode::Cluster => "REDIS_CLUSTER_NODES",
+            RedisMode::Sentinel => "REDIS_SENTINELS",
+        };
         let invalid = |e: RedisError| ConfigError {
-            variable: "REDIS_URL",
+            variable,
             reason: e.to_string(),
         };
         let client = redis::Client::open(config.connection.clone()).map_err(invalid)?;
-        let commands_client = client.clone();
-        let connector: Connector = Arc::new(move |settings| {
-            let client = commands_client.clone();
-            Box::pin(async move {
-                client
-                    .get_multiplexed_async_connection_with_config(&settings)
-                    .await
-            })
-        });
+        let connector: Connector = match &config.topology {
+            Topology::Cluster { nodes } => {
+                let cluster = cluster_client(nodes, &config).map_err(invalid)?;
+                Arc::new(move |_settings| {
+                    let cluster = cluster.clone();
+                    Box::pin(
+                        async move { Ok(Link::Cluster(cluster.get_async_connection().await?)) },
+                    )
+                })
+            }
+            _ => {
+                let commands_client = client.clone();
+                Arc::new(move |settings| {
+                    let client = commands_client.clone();
+                    Box::pin(async move {
+                        Ok(Link::Single(
+                            client
+                                .get_multiplexed_async_connection_with_config(&settings)
+                                .await?,
+                        ))
+                    })
+                })
+            }
+        };
         let commands = SharedConn::start(
             connector,
             config.connection_timeout,
             config.response_timeout,
         );
+        // The slot tag table (a few hundred thousand CRC16s) is built off the
+        // runtime now, not inside the first presence sweep.
+        drop(tokio::task::spawn_blocking(crate::slots::every_slot_tag));
         let link = Arc::new(PubSubLink::new(instance.as_str().to_owned()));
         let (shutdown, stop) = watch::channel(false);
         let task = tokio::spawn(supervise(
@@ -87,10 +114,11 @@ impl RedisBackend {
             config.connection_timeout,
             commands.clone(),
         ));
-        tracing::info!(config = ?config, instance = %instance, "redis backend started");
+        tracing::info!(config = ?config, instance = %instance, mode = %config.mode(), "redis backend started");
         Ok(Self {
             inner: Arc::new(Inner {
                 commands,
+                mode: config.mode(),
                 keys: Keys::new(&config.key_prefix),
                 instance,
                 link,
@@ -106,6 +134,36 @@ impl RedisBackend {
 
     pub fn key_prefix(&self) -> &str {
         self.inner.keys.prefix()
+    }
+
+    /// Single server, Cluster or Sentinel.
+    pub fn mode(&self) -> RedisMode {
+        self.inner.mode
+    }
+
+    /// The command that publishes on `topic`'s channel: SPUBLISH for a shard
+    /// channel in Cluster mode (it reaches only the nodes of its slot), else PUBLISH.
+    pub(crate) fn publish_command(&self, topic: &Topic) -> &'static str {
+        if self.inner.mode == RedisMode::Cluster && Keys::is_sharded(topic) {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        }
+    }
+
+    /// Where a SCAN must run to see every key: the one server (`None`), or each
+    /// master of the cluster.
+    pub(crate) async fn scan_nodes(&self) -> PortResult<Vec<Option<Node>>> {
+        let conn = self.conn().await?;
+        match conn.cluster() {
+            None => Ok(vec![None]),
+            Some(cluster) => {
+                let masters = crate::cluster::masters(&mut cluster.clone())
+                    .await
+                    .map_err(|e| unavailable("CLUSTER SLOTS", e))?;
+                Ok(masters.into_iter().map(|(node, _)| Some(node)).collect())
+            }
+        }
     }
 
     /// One PING over the command connection.
@@ -166,6 +224,25 @@ impl RedisBackend {
             .await
             .map_err(|e| PortError::Unavailable(format!("redis: {e}")))
     }
+}
+
+/// The cluster client for `nodes`, with the configured timeouts (a request,
+/// retries and redirections included, takes at most the response timeout).
+fn cluster_client(
+    nodes: &[redis::ConnectionInfo],
+    config: &RedisConfig,
+) -> Result<ClusterClient, RedisError> {
+    ClusterClientBuilder::new(nodes.to_vec())
+        .connection_timeout(config.connection_timeout)
+        .response_timeout(config.response_timeout)
+        .build()
+}
+
+/// A script that must run on one Redis Cluster slot: the `#!lua` shebang makes
+/// Redis refuse, in Cluster mode, any key it touches on another slot (declared or
+/// not) instead of running it on whichever node got it.
+pub(crate) fn slot_script(body: &str) -> Script {
+    Script::new(&format!("#!lua\n{body}"))
 }
 
 /// Maps a failed command to the port error callers degrade on.

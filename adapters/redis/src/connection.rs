@@ -19,6 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{
     AsyncConnectionConfig, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult,
     ServerErrorKind, Value,
@@ -35,12 +37,23 @@ const MIN_RETRY_GAP: Duration = Duration::from_millis(50);
 /// back costs no call, and a dead Redis still fails calls in well under a second.
 const DOWN_WAIT: Duration = Duration::from_millis(100);
 
-/// Opens one connection with the given settings (timeouts): plainly, or after
-/// asking Sentinel where the master is.
+/// Health pings a Cluster link may fail in a row before it is rebuilt (the cluster
+/// connection repairs lost nodes by itself; only a link that stays dead is replaced).
+const CLUSTER_PING_FAILURES: u32 = 3;
+
+/// The shared connection: one multiplexed connection to a single server (or to
+/// the master Sentinel named), or a Redis Cluster connection that routes each
+/// command to the master of its slot.
+#[derive(Clone)]
+pub(crate) enum Link {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+/// Opens one connection with the given settings (timeouts): plainly, to a
+/// cluster, or after asking Sentinel where the master is.
 pub(crate) type Connector = Arc<
-    dyn Fn(
-            AsyncConnectionConfig,
-        ) -> Pin<Box<dyn Future<Output = RedisResult<MultiplexedConnection>> + Send>>
+    dyn Fn(AsyncConnectionConfig) -> Pin<Box<dyn Future<Output = RedisResult<Link>> + Send>>
         + Send
         + Sync,
 >;
@@ -51,7 +64,7 @@ enum State {
     Connecting,
     Up {
         generation: u64,
-        conn: MultiplexedConnection,
+        conn: Link,
     },
     /// The last attempt failed; the supervisor retries with backoff. Fail at once.
     Down,
@@ -131,6 +144,7 @@ impl SharedConn {
                         conn,
                         generation,
                         broken: self.broken.clone(),
+                        unordered: false,
                     })
                 }
                 State::Down => {
@@ -146,6 +160,7 @@ impl SharedConn {
                             conn,
                             generation,
                             broken: self.broken.clone(),
+                            unordered: false,
                         }),
                         _ => Err(unavailable("down")),
                     };
@@ -164,15 +179,25 @@ impl SharedConn {
 
 /// A clone of the shared connection that reports a dropped connection to the
 /// supervisor. `query_async`, pipelines and scripts run on `&mut handle`.
+///
+/// In Cluster mode a pipeline whose commands hash to several slots is split: runs
+/// of commands on one slot go as one pipeline each, in the pipeline's order (see
+/// `cluster::ordered`); `unordered()` sends the runs concurrently instead, for
+/// batches whose order does not matter.
 #[derive(Clone)]
 pub(crate) struct SharedHandle {
-    conn: MultiplexedConnection,
+    conn: Link,
     generation: u64,
     broken: mpsc::UnboundedSender<u64>,
+    unordered: bool,
 }
 
 impl SharedHandle {
     fn observe<T>(&self, result: &Result<T, RedisError>) {
+        // A cluster connection repairs its node connections by itself.
+        if matches!(self.conn, Link::Cluster(_)) {
+            return;
+        }
         if let Err(e) = result {
             if e.is_unrecoverable_error()
                 || e.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly)
@@ -181,12 +206,32 @@ impl SharedHandle {
             }
         }
     }
+
+    /// This handle, sending each pipeline's slots concurrently in Cluster mode
+    /// (a batch of independent commands: reads, `SET NX` copies, per-slot scripts).
+    pub(crate) fn unordered(&self) -> Self {
+        Self {
+            unordered: true,
+            ..self.clone()
+        }
+    }
+
+    /// The cluster connection, in Cluster mode.
+    pub(crate) fn cluster(&self) -> Option<&ClusterConnection> {
+        match &self.conn {
+            Link::Cluster(c) => Some(c),
+            Link::Single(_) => None,
+        }
+    }
 }
 
 impl ConnectionLike for SharedHandle {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            let result = self.conn.send_packed_command(cmd).await;
+            let result = match &mut self.conn {
+                Link::Single(c) => c.send_packed_command(cmd).await,
+                Link::Cluster(c) => c.req_packed_command(cmd).await,
+            };
             self.observe(&result);
             result
         })
@@ -199,17 +244,23 @@ impl ConnectionLike for SharedHandle {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
-            let result = self
-                .conn
-                .send_packed_commands(pipeline, offset, count)
-                .await;
+            let unordered = self.unordered;
+            let result = match &mut self.conn {
+                Link::Single(c) => c.send_packed_commands(pipeline, offset, count).await,
+                Link::Cluster(c) => {
+                    crate::cluster::send_pipeline(c, pipeline, offset, count, unordered).await
+                }
+            };
             self.observe(&result);
             result
         })
     }
 
     fn get_db(&self) -> i64 {
-        self.conn.get_db()
+        match &self.conn {
+            Link::Single(c) => c.get_db(),
+            Link::Cluster(_) => 0,
+        }
     }
 }
 
@@ -269,30 +320,52 @@ async fn supervise(
     }
 }
 
+/// One health PING over the link: to the server, or to any node of a cluster.
+async fn ping(conn: &Link) -> RedisResult<Value> {
+    match conn {
+        Link::Single(c) => redis::cmd("PING").query_async(&mut c.clone()).await,
+        Link::Cluster(c) => {
+            c.clone()
+                .route_command(
+                    redis::cmd("PING"),
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+                )
+                .await
+        }
+    }
+}
+
 /// Returns once the link must be replaced.
 async fn watch_link(
-    conn: MultiplexedConnection,
+    conn: Link,
     generation: u64,
     response_timeout: Duration,
     broken: &mut mpsc::UnboundedReceiver<u64>,
     check: &Notify,
 ) -> &'static str {
-    let mut ping = tokio::time::interval(PING_EVERY);
-    ping.reset();
+    let mut ping_tick = tokio::time::interval(PING_EVERY);
+    ping_tick.reset();
+    let allowed_failures = match conn {
+        Link::Single(_) => 1,
+        Link::Cluster(_) => CLUSTER_PING_FAILURES,
+    };
+    let mut failures = 0;
     loop {
         tokio::select! {
-            _ = check.notified() => ping.reset_immediately(),
+            _ = check.notified() => ping_tick.reset_immediately(),
             reported = broken.recv() => match reported {
                 Some(g) if g == generation => return "a command saw the connection drop",
                 Some(_) => {}
                 None => return "every handle is gone",
             },
-            _ = ping.tick() => {
-                let mut c = conn.clone();
-                let ping = redis::cmd("PING");
-                let pong = ping.query_async::<String>(&mut c);
-                if !matches!(tokio::time::timeout(response_timeout, pong).await, Ok(Ok(_))) {
-                    return "health ping failed";
+            _ = ping_tick.tick() => {
+                if matches!(tokio::time::timeout(response_timeout, ping(&conn)).await, Ok(Ok(_))) {
+                    failures = 0;
+                } else {
+                    failures += 1;
+                    if failures >= allowed_failures {
+                        return "health ping failed";
+                    }
                 }
             }
         }

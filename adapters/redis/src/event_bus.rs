@@ -54,7 +54,7 @@ impl EventBus for RedisEventBus {
     async fn publish(&self, event: &Event) -> PortResult<()> {
         let (channel, payload) = deliver_locally(&self.backend, event);
         let mut conn = self.backend.conn().await?;
-        let _receivers: u64 = redis::cmd("PUBLISH")
+        let _receivers: u64 = redis::cmd(self.backend.publish_command(&event.topic()))
             .arg(&channel)
             .arg(payload?)
             .query_async(&mut conn)

@@ -3,6 +3,8 @@
 
 use webchat_domain::{ChatId, InstanceId, MessageId, SessionId, Topic, UserId};
 
+use crate::slots;
+
 /// Builds prefixed key and channel names.
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
@@ -38,39 +40,78 @@ impl Keys {
         out
     }
 
+    // Every key of one user or chat carries that id as its hash tag (the text in
+    // braces decides the Redis Cluster slot), so each script and MULTI touches one
+    // slot. A single-node Redis uses the same names.
+
     pub(crate) fn presence(&self, user: UserId) -> String {
         self.presence_of(&user.to_string())
     }
-    /// The presence key of a user id read back from `users:online`.
+    /// The presence key of a user id read back from an online set.
     pub(crate) fn presence_of(&self, user: &str) -> String {
-        self.key(format_args!("user:presence:{user}"))
-    }
-    pub(crate) fn online(&self) -> String {
-        self.key(format_args!("users:online"))
+        self.key(format_args!("user:presence:{{{user}}}"))
     }
     pub(crate) fn sockets(&self, user: UserId) -> String {
-        self.key(format_args!("user:sockets:{user}"))
+        self.sockets_of(&user.to_string())
+    }
+    /// The socket set of a user id read back from an online set.
+    pub(crate) fn sockets_of(&self, user: &str) -> String {
+        self.key(format_args!("user:sockets:{{{user}}}"))
+    }
+    /// The online set `user` belongs in: one set per hash slot, tagged so that it
+    /// shares the slot of the user's own keys (the presence scripts stay single-slot
+    /// and atomic in Cluster mode; see `slots`).
+    pub(crate) fn online(&self, user: UserId) -> String {
+        self.online_set(slots::tag_of_slot(slots::slot(user.to_string().as_bytes())))
+    }
+    /// The online set of the slot whose tag is `tag`.
+    pub(crate) fn online_set(&self, tag: &str) -> String {
+        self.key(format_args!("users:online:{{{tag}}}"))
+    }
+    /// Every online set there can be (one per slot), slot 0 first.
+    #[cfg(test)]
+    pub(crate) fn online_sets(&self) -> impl Iterator<Item = String> + '_ {
+        slots::every_slot_tag()
+            .iter()
+            .map(|tag| self.online_set(tag))
+    }
+    /// An online set's name around its tag: `online_set(t)` is `before + t + after`.
+    pub(crate) fn online_set_parts(&self) -> (String, &'static str) {
+        (self.key(format_args!("users:online:{{")), "}")
     }
     pub(crate) fn instance(&self, instance: &InstanceId) -> String {
-        self.key(format_args!("instance:{instance}"))
+        self.instance_of(instance.as_str())
+    }
+    /// The heartbeat key of an instance id read back from the registry.
+    pub(crate) fn instance_of(&self, instance: &str) -> String {
+        self.key(format_args!("instance:{{{instance}}}"))
+    }
+    /// The registry of instances that ever heart-beat (a zset, one key), which the
+    /// cleanup job reads to learn which instances stopped.
+    pub(crate) fn instances(&self) -> String {
+        self.key(format_args!("instances"))
     }
 
     pub(crate) fn session(&self, id: SessionId) -> String {
         self.session_of(&id.to_string())
     }
-    /// The session key of an id read back from a user's index.
+    /// The session key of an id read back from a user's index. Tagged by the
+    /// session id: a session is found by its id alone (a refresh token carries no
+    /// user), so it does not share its user's slot.
     pub(crate) fn session_of(&self, id: &str) -> String {
-        self.key(format_args!("session:{id}"))
+        self.key(format_args!("session:{{{id}}}"))
     }
     pub(crate) fn user_sessions(&self, user: UserId) -> String {
-        self.key(format_args!("user:sessions:{user}"))
+        self.key(format_args!("user:sessions:{{{user}}}"))
     }
     pub(crate) fn blacklist(&self, fingerprint: &str) -> String {
-        self.key(format_args!("token:blacklist:{fingerprint}"))
+        self.key(format_args!("token:blacklist:{{{fingerprint}}}"))
     }
 
+    /// Tagged by the subject (`user:{id}` or `ip:{addr}`): the route template comes
+    /// after the tag, so its own `{id}` never decides the slot.
     pub(crate) fn throttle(&self, policy: &str, subject: &str, route: &str) -> String {
-        self.key(format_args!("throttle:{policy}:{subject}:{route}"))
+        self.key(format_args!("throttle:{policy}:{{{subject}}}:{route}"))
     }
 
     // The cache's keys put the entity id in braces: a hash tag, so every key of one
@@ -100,10 +141,17 @@ impl Keys {
     /// The pub/sub channel of a topic.
     pub(crate) fn channel(&self, topic: &Topic) -> String {
         match topic {
-            Topic::Chat(chat) => self.key(format_args!("chat:{chat}")),
-            Topic::User(user) => self.key(format_args!("user:{user}")),
+            Topic::Chat(chat) => self.key(format_args!("chat:{{{chat}}}")),
+            Topic::User(user) => self.key(format_args!("user:{{{user}}}")),
             Topic::Presence => self.key(format_args!("presence")),
         }
+    }
+
+    /// Whether a topic's channel is a shard channel in Cluster mode (SPUBLISH /
+    /// SSUBSCRIBE on the slot of its tag). `presence` is not: every instance hears
+    /// it, so it goes over classic pub/sub, which the cluster bus broadcasts.
+    pub(crate) fn is_sharded(topic: &Topic) -> bool {
+        !matches!(topic, Topic::Presence)
     }
 }
 
@@ -115,12 +163,13 @@ mod tests {
     fn keys_follow_the_contract_table() {
         let k = Keys::new("webchat:");
         let u = UserId::new();
-        assert_eq!(k.presence(u), format!("webchat:user:presence:{u}"));
-        assert_eq!(k.online(), "webchat:users:online");
+        assert_eq!(k.presence(u), format!("webchat:user:presence:{{{u}}}"));
+        assert_eq!(k.sockets(u), format!("webchat:user:sockets:{{{u}}}"));
         assert_eq!(
-            k.throttle("strict", "1.2.3.4", "/api/auth/login"),
-            "webchat:throttle:strict:1.2.3.4:/api/auth/login"
+            k.throttle("strict", "ip:1.2.3.4", "/api/chats/{id}/messages"),
+            "webchat:throttle:strict:{ip:1.2.3.4}:/api/chats/{id}/messages"
         );
+        assert_eq!(k.user_sessions(u), format!("webchat:user:sessions:{{{u}}}"));
         assert_eq!(k.channel(&Topic::Presence), "webchat:presence");
         let (chat, message) = (ChatId::new(), MessageId::new());
         assert_eq!(k.message(message), format!("webchat:message:{{{message}}}"));
@@ -142,8 +191,38 @@ mod tests {
         );
         assert_eq!(
             k.channel(&Topic::Chat(chat)),
-            format!("webchat:chat:{chat}")
+            format!("webchat:chat:{{{chat}}}")
         );
+        assert_eq!(k.channel(&Topic::User(u)), format!("webchat:user:{{{u}}}"));
+    }
+
+    #[test]
+    fn every_multi_key_group_shares_one_slot() {
+        let k = Keys::new("webchat:");
+        let slot = |key: &str| slots::slot(key.as_bytes());
+        for _ in 0..200 {
+            let (u, chat) = (UserId::new(), ChatId::new());
+            let user_keys = [k.presence(u), k.sockets(u), k.online(u), k.user_sessions(u)];
+            assert!(
+                user_keys.iter().all(|key| slot(key) == slot(&user_keys[0])),
+                "{user_keys:?}"
+            );
+            assert_eq!(slot(&k.channel(&Topic::User(u))), slot(&user_keys[0]));
+            let chat_keys = [
+                k.chat_recent(chat),
+                k.chat_pinned(chat),
+                k.chat_messages(chat),
+                k.chat_changed(chat),
+                k.channel(&Topic::Chat(chat)),
+            ];
+            assert!(
+                chat_keys.iter().all(|key| slot(key) == slot(&chat_keys[0])),
+                "{chat_keys:?}"
+            );
+        }
+        assert_eq!(k.online_sets().count(), usize::from(slots::SLOTS));
+        let (before, after) = k.online_set_parts();
+        assert_eq!(format!("{before}ab{after}"), k.online_set("ab"));
     }
 
     #[test]

@@ -65,16 +65,19 @@
 pub mod announce;
 mod backend;
 pub mod cache;
+mod cluster;
 mod config;
 mod connection;
 pub mod event_bus;
 pub mod health;
 mod keys;
+mod pipeline;
 pub mod presence;
 mod pubsub;
 pub mod rate_limit;
 mod scan;
 pub mod session;
+mod slots;
 mod supervisor;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -82,7 +85,7 @@ pub mod testing;
 pub use announce::RedisAnnouncer;
 pub use backend::RedisBackend;
 pub use cache::RedisMessageCache;
-pub use config::{ConfigError, RedisConfig, DEFAULT_KEY_PREFIX};
+pub use config::{ConfigError, RedisConfig, RedisMode, Topology, DEFAULT_KEY_PREFIX};
 pub use event_bus::RedisEventBus;
 pub use health::RedisHealthCheck;
 pub use presence::RedisPresenceStore;

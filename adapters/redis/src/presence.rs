@@ -1,39 +1,62 @@
 //! PresenceStore over Redis.
 //!
-//! Keys (under the prefix): `user:presence:{userId}` string, the JSON UserPresence,
-//! living `online_ttl` while online (refreshed by `touch`) and `offline_ttl` once
-//! offline; `users:online` set of user ids; `user:sockets:{userId}` set of socket ids
-//! (`{instanceId}:{connId}`) refreshed with the record; `instance:{instanceId}`
+//! Keys (under the prefix; braces are literal hash tags): `user:presence:{<userId>}`
+//! string, the JSON UserPresence, living `online_ttl` while online (refreshed by
+//! `touch`) and `offline_ttl` once offline; `user:sockets:{<userId>}` set of socket
+//! ids (`{instanceId}:{connId}`) refreshed with the record; `users:online:{<tag>}`
+//! sets of online user ids, one per hash slot, `<tag>` the slot's canonical tag, so
+//! a user's online set shares the slot of the user's keys; `instance:{<instanceId>}`
 //! string (the heartbeat time) living `instance_ttl`, whose absence marks the
-//! instance dead so the cleanup job drops its sockets. Every write that reads a
-//! status and changes it is one Lua script, so instances racing on the same user
-//! cannot leave them online with no socket or offline with one.
+//! instance dead so the cleanup job drops its sockets; `instances` zset of every
+//! instance that heart-beat (score: its last heartbeat, unix ms), which the cleanup
+//! job reads to learn which ones stopped.
+//!
+//! Every write that reads a status and changes it is one Lua script over the
+//! user's three keys (one slot, also in Redis Cluster), so instances racing on the
+//! same user cannot leave them online with no socket or offline with one. Readers
+//! of "everyone online" (`online_users`, `cleanup_stale`) sweep the online sets of
+//! every slot: one read-only script per node, over the slots it serves.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use redis::aio::ConnectionLike;
 use redis::Script;
 use webchat_domain::{InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
 use webchat_ports::{PortResult, PresenceChange, PresenceConfig, PresenceStore};
 
-use crate::backend::{corrupt, millis, unavailable, RedisBackend};
-use crate::connection::SharedHandle;
+use crate::backend::{corrupt, millis, slot_script, unavailable, RedisBackend};
+use crate::cluster::Node;
+use crate::pipeline::send_unordered;
 use crate::scan::unlink_keys;
+use crate::slots;
 
 static SET_ONLINE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/presence_set_online.lua")));
+    LazyLock::new(|| slot_script(include_str!("lua/presence_set_online.lua")));
 static SET_OFFLINE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/presence_set_offline.lua")));
+    LazyLock::new(|| slot_script(include_str!("lua/presence_set_offline.lua")));
 static SET_STATUS: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/presence_set_status.lua")));
+    LazyLock::new(|| slot_script(include_str!("lua/presence_set_status.lua")));
 static TOUCH: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/presence_touch.lua")));
+    LazyLock::new(|| slot_script(include_str!("lua/presence_touch.lua")));
 static CLEANUP: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/presence_cleanup.lua")));
+    LazyLock::new(|| slot_script(include_str!("lua/presence_cleanup.lua")));
+static SWEEP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "#!lua flags=no-writes,allow-cross-slot-keys\n{}",
+        include_str!("lua/presence_sweep.lua")
+    ))
+});
 
 /// Users handled per cleanup script call: bounds how long one call blocks Redis.
 const CLEANUP_PAGE: usize = 200;
+/// Commands per round trip when reading online sets one by one (and scripts per
+/// round trip of the cleanup).
+const SWEEP_CHUNK: usize = 1024;
+/// An instance silent this long leaves the registry (its sockets are long gone).
+const REGISTRY_FORGETS_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone)]
 pub struct RedisPresenceStore {
@@ -68,7 +91,7 @@ impl RedisPresenceStore {
         invocation
             .key(keys.presence(user))
             .key(keys.sockets(user))
-            .key(keys.online())
+            .key(keys.online(user))
             .arg(user.to_string());
         for arg in args {
             invocation.arg(*arg);
@@ -80,13 +103,144 @@ impl RedisPresenceStore {
             .map_err(|e| unavailable(op, e))
     }
 
-    /// The `users:online` members, on the caller's connection (it goes on to use it).
-    async fn online_members(&self, conn: &mut SharedHandle) -> PortResult<Vec<String>> {
-        redis::cmd("SMEMBERS")
-            .arg(self.backend.keys().online())
-            .query_async(conn)
+    /// Every non-empty online set, with its members: `presence_sweep.lua` once per
+    /// node over the slots it serves (a single server: once). A node whose slots
+    /// are moving refuses the script (a key is not local any more); its sets are
+    /// then read one `SMEMBERS` each.
+    async fn online_members(&self) -> PortResult<Vec<(String, Vec<String>)>> {
+        let keys = self.backend.keys();
+        let conn = self.backend.conn().await?;
+        let groups: Vec<(Option<Node>, Vec<&'static str>)> = match conn.cluster() {
+            None => vec![(
+                None,
+                slots::every_slot_tag().iter().map(String::as_str).collect(),
+            )],
+            Some(cluster) => crate::cluster::masters(&mut cluster.clone())
+                .await
+                .map_err(|e| unavailable("CLUSTER SLOTS", e))?
+                .into_iter()
+                .map(|(node, ranges)| {
+                    let tags = ranges
+                        .into_iter()
+                        .flat_map(|(start, end)| start..=end)
+                        .map(slots::tag_of_slot)
+                        .collect();
+                    (Some(node), tags)
+                })
+                .collect(),
+        };
+        let (before, after) = keys.online_set_parts();
+        let mut found = Vec::new();
+        for (node, tags) in groups {
+            let mut sweep = redis::cmd("EVALSHA");
+            sweep.arg(SWEEP.get_hash()).arg(0).arg(&before).arg(after);
+            for tag in &tags {
+                sweep.arg(*tag);
+            }
+            let swept = async {
+                let loader = conn.clone();
+                let mut conn = conn.clone();
+                let mut send = async |cmd: &redis::Cmd| match (&node, conn.cluster()) {
+                    (Some(node), Some(cluster)) => cluster
+                        .clone()
+                        .route_command(cmd.clone(), node.routing())
+                        .await?
+                        .extract_error(),
+                    _ => conn.req_packed_command(cmd).await?.extract_error(),
+                };
+                let reply = match send(&sweep).await {
+                    Err(e)
+                        if e.kind()
+                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                    {
+                        SWEEP.load_async(&mut loader.clone()).await?;
+                        send(&sweep).await
+                    }
+                    other => other,
+                }?;
+                Ok::<Vec<(String, Vec<String>)>, redis::RedisError>(redis::from_redis_value(reply)?)
+            }
+            .await;
+            match swept {
+                Ok(sets) => found.extend(
+                    sets.into_iter()
+                        .map(|(tag, users)| (keys.online_set(&tag), users)),
+                ),
+                Err(e) if node.is_some() && e.kind() != redis::ErrorKind::Io => {
+                    tracing::debug!(error = %e, "online sweep refused by a node; reading its sets one by one");
+                    found.extend(self.online_members_one_by_one(&tags).await?);
+                }
+                Err(e) => return Err(unavailable("presence sweep", e)),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The non-empty online sets among `tags`' slots, one `SMEMBERS` each.
+    async fn online_members_one_by_one(
+        &self,
+        tags: &[&str],
+    ) -> PortResult<Vec<(String, Vec<String>)>> {
+        let keys = self.backend.keys();
+        let conn = self.backend.conn().await?;
+        let mut found = Vec::new();
+        for chunk in tags.chunks(SWEEP_CHUNK) {
+            let sets: Vec<String> = chunk.iter().map(|tag| keys.online_set(tag)).collect();
+            let mut pipe = redis::pipe();
+            for set in &sets {
+                pipe.cmd("SMEMBERS").arg(set);
+            }
+            let members: Vec<Vec<String>> = pipe
+                .query_async(&mut conn.unordered())
+                .await
+                .map_err(|e| unavailable("SMEMBERS online", e))?;
+            found.extend(
+                sets.into_iter()
+                    .zip(members)
+                    .filter(|(_, users)| !users.is_empty()),
+            );
+        }
+        Ok(found)
+    }
+
+    /// The instances of the registry whose heartbeat key is there; forgets those
+    /// silent for a day.
+    async fn live_instances(&self) -> PortResult<Vec<String>> {
+        let keys = self.backend.keys();
+        let mut conn = self.backend.conn().await?;
+        let forget_before = Utc::now().timestamp_millis()
+            - i64::try_from(REGISTRY_FORGETS_AFTER.as_millis()).unwrap_or(i64::MAX);
+        let known: Vec<String> = redis::cmd("ZRANGE")
+            .arg(keys.instances())
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
             .await
-            .map_err(|e| unavailable("SMEMBERS", e))
+            .map_err(|e| unavailable("ZRANGE instances", e))?;
+        if known.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for instance in &known {
+            pipe.cmd("EXISTS").arg(keys.instance_of(instance));
+        }
+        let alive: Vec<bool> = pipe
+            .query_async(&mut conn.unordered())
+            .await
+            .map_err(|e| unavailable("EXISTS instance", e))?;
+        redis::cmd("ZREMRANGEBYSCORE")
+            .arg(keys.instances())
+            .arg("-inf")
+            .arg(forget_before)
+            .query_async::<u64>(&mut conn)
+            .await
+            .map_err(|e| unavailable("ZREMRANGEBYSCORE instances", e))?;
+        Ok(known
+            .into_iter()
+            .zip(alive)
+            .filter(|(_, alive)| *alive)
+            .map(|(instance, _)| instance)
+            .collect())
     }
 }
 
@@ -195,17 +349,24 @@ impl PresenceStore for RedisPresenceStore {
     #[tracing::instrument(skip(self))]
     async fn online_users(&self) -> PortResult<Vec<UserPresence>> {
         let keys = self.backend.keys();
-        let mut conn = self.backend.conn().await?;
-        let users = self.online_members(&mut conn).await?;
+        let users: Vec<String> = self
+            .online_members()
+            .await?
+            .into_iter()
+            .flat_map(|(_, users)| users)
+            .collect();
+        let conn = self.backend.conn().await?;
         let mut online = Vec::with_capacity(users.len());
         // Members whose record expired are left for the cleanup job to announce.
         for page in users.chunks(500) {
-            let presence_keys: Vec<String> = page.iter().map(|u| keys.presence_of(u)).collect();
-            let records: Vec<Option<String>> = redis::cmd("MGET")
-                .arg(&presence_keys)
-                .query_async(&mut conn)
+            let mut pipe = redis::pipe();
+            for user in page {
+                pipe.cmd("GET").arg(keys.presence_of(user));
+            }
+            let records: Vec<Option<String>> = pipe
+                .query_async(&mut conn.unordered())
                 .await
-                .map_err(|e| unavailable("MGET presence", e))?;
+                .map_err(|e| unavailable("GET presence", e))?;
             for json in records.into_iter().flatten() {
                 let presence = decode(&json)?;
                 if presence.status != PresenceStatus::Offline {
@@ -230,43 +391,73 @@ impl PresenceStore for RedisPresenceStore {
         })
     }
 
+    /// The heartbeat key, then the registry entry (two slots: in Cluster mode two
+    /// commands, in this order, so a registered instance always had a heartbeat).
     #[tracing::instrument(skip(self))]
     async fn heartbeat_instance(&self, instance: &InstanceId) -> PortResult<()> {
+        let keys = self.backend.keys();
         let mut conn = self.backend.conn().await?;
-        redis::cmd("SET")
-            .arg(self.backend.keys().instance(instance))
+        redis::pipe()
+            .cmd("SET")
+            .arg(keys.instance(instance))
             .arg(rfc3339(Utc::now()))
             .arg("PX")
             .arg(millis(self.config.instance_ttl))
+            .ignore()
+            .cmd("ZADD")
+            .arg(keys.instances())
+            .arg(Utc::now().timestamp_millis())
+            .arg(instance.as_str())
+            .ignore()
             .query_async::<()>(&mut conn)
             .await
-            .map_err(|e| unavailable("SET instance", e))
+            .map_err(|e| unavailable("heartbeat", e))
     }
 
+    /// Learns which registered instances live, sweeps the online sets, then
+    /// runs the cleanup script per set (a page of its users at a time), each set's
+    /// scripts on its own slot.
     #[tracing::instrument(skip(self))]
     async fn cleanup_stale(&self) -> PortResult<Vec<UserPresence>> {
         let keys = self.backend.keys();
-        let mut conn = self.backend.conn().await?;
-        let users = self.online_members(&mut conn).await?;
+        let live = self.live_instances().await?;
+        let sets = self.online_members().await?;
         let ttl = millis(self.config.offline_ttl).to_string();
-        let mut gone = Vec::new();
-        for page in users.chunks(CLEANUP_PAGE) {
-            let now = rfc3339(Utc::now());
-            let mut invocation = CLEANUP.prepare_invoke();
-            invocation
-                .key(keys.online())
-                .arg(keys.prefix())
-                .arg(&ttl)
-                .arg(&now);
-            for user in page {
-                invocation.arg(user);
+        let now = rfc3339(Utc::now());
+        let mut invocations = Vec::new();
+        for (set, users) in &sets {
+            for page in users.chunks(CLEANUP_PAGE) {
+                let mut invocation = CLEANUP.prepare_invoke();
+                invocation.key(set);
+                for user in page {
+                    invocation
+                        .key(keys.presence_of(user))
+                        .key(keys.sockets_of(user));
+                }
+                invocation.arg(&ttl).arg(&now).arg(live.len());
+                for instance in &live {
+                    invocation.arg(instance);
+                }
+                for user in page {
+                    invocation.arg(user);
+                }
+                invocations.push(invocation);
             }
-            let records: Vec<String> = invocation
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| unavailable("cleanup_stale", e))?;
-            for json in records {
-                gone.push(decode(&json)?);
+        }
+        let mut gone = Vec::new();
+        for chunk in invocations.chunks(SWEEP_CHUNK) {
+            let mut pipe = redis::pipe();
+            for invocation in chunk {
+                pipe.invoke_script(invocation);
+            }
+            let replies =
+                send_unordered(&self.backend, "cleanup_stale", &mut pipe, &[&CLEANUP]).await?;
+            for reply in replies {
+                let records: Vec<String> =
+                    redis::from_redis_value(reply).map_err(|e| corrupt("cleanup_stale", e))?;
+                for json in records {
+                    gone.push(decode(&json)?);
+                }
             }
         }
         if !gone.is_empty() {
@@ -282,8 +473,9 @@ impl PresenceStore for RedisPresenceStore {
             &[
                 "user:presence:*",
                 "user:sockets:*",
-                "users:online",
+                "users:online:*",
                 "instance:*",
+                "instances",
             ],
         )
         .await

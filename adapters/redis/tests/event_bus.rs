@@ -108,7 +108,7 @@ async fn redis_subscriptions_are_counted_per_channel() {
     let prefix = common::unique_prefix();
     let bus = RedisEventBus::new(common::backend_with_prefix(&url, &prefix));
     let user = UserId::new();
-    let channel = format!("{prefix}user:{user}");
+    let channel = format!("{prefix}user:{{{user}}}");
 
     let first = bus.subscribe(&Topic::User(user)).await.unwrap();
     assert_eq!(

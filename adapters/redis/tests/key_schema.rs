@@ -17,13 +17,14 @@ use webchat_redis::{RedisMessageCache, RedisPresenceStore, RedisRateLimiter, Red
 
 /// (name after the prefix starts with, TYPE, has a TTL)
 const TABLE: &[(&str, &str, bool)] = &[
-    ("user:presence:", "string", true),
-    ("users:online", "set", false),
-    ("user:sockets:", "set", true),
-    ("instance:", "string", true),
-    ("session:", "string", true),
-    ("user:sessions:", "zset", true),
-    ("token:blacklist:", "string", true),
+    ("user:presence:{", "string", true),
+    ("users:online:{", "set", false),
+    ("user:sockets:{", "set", true),
+    ("instance:{", "string", true),
+    ("instances", "zset", false),
+    ("session:{", "string", true),
+    ("user:sessions:{", "zset", true),
+    ("token:blacklist:{", "string", true),
     ("throttle:", "string", true),
     ("message:{", "string", true),
     ("chat:messages:{", "zset", true),
@@ -32,7 +33,11 @@ const TABLE: &[(&str, &str, bool)] = &[
     ("chat:changed:{", "string", true),
 ];
 
-/// The cache's keys carry their id as a hash tag: `{chatId}` or `{messageId}`.
+fn key_slot(key: &str) -> u16 {
+    webchat_redis::testing::key_slot(key)
+}
+
+/// Keys carry the id they are about as a hash tag: `{chatId}`, `{userId}`, ...
 fn hash_tag(name: &str) -> Option<&str> {
     let open = name.find('{')?;
     let close = open + name[open..].find('}')?;
@@ -54,7 +59,7 @@ fn message(chat: ChatId, seq: i64) -> Message {
     }
 }
 
-async fn scenario(backend: &webchat_redis::RedisBackend) {
+async fn scenario(backend: &webchat_redis::RedisBackend) -> Vec<UserId> {
     let presence = RedisPresenceStore::new(backend.clone(), PresenceConfig::default());
     let instance = InstanceId::random();
     presence.heartbeat_instance(&instance).await.unwrap();
@@ -116,6 +121,7 @@ async fn scenario(backend: &webchat_redis::RedisBackend) {
         .cache_read(std::slice::from_ref(&first))
         .await
         .unwrap();
+    vec![alice, bob]
 }
 
 /// The chat the scenario's cache keys belong to.
@@ -128,7 +134,7 @@ async fn every_key_matches_the_contract_table() {
     };
     let backend = common::backend(&url);
     let prefix = backend.key_prefix().to_owned();
-    scenario(&backend).await;
+    let online = scenario(&backend).await;
 
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
@@ -168,6 +174,27 @@ async fn every_key_matches_the_contract_table() {
             assert!(
                 id.parse::<MessageId>().is_ok(),
                 "{key}: a message key carries the message id as its hash tag"
+            );
+        } else if row.starts_with("user:") {
+            let id = hash_tag(name).unwrap_or_else(|| panic!("{key} has no hash tag"));
+            assert!(
+                id.parse::<UserId>().is_ok(),
+                "{key}: a user's key carries the user id as its hash tag"
+            );
+        } else if *row == "users:online:{" {
+            let tag = hash_tag(name).unwrap_or_else(|| panic!("{key} has no hash tag"));
+            let user = online
+                .iter()
+                .find(|u| key_slot(&u.to_string()) == key_slot(tag));
+            assert!(
+                user.is_some(),
+                "{key}: an online set shares its users' slot"
+            );
+        } else if *row == "throttle:" {
+            assert_eq!(
+                hash_tag(name),
+                Some("203.0.113.7"),
+                "{key}: tagged by its subject"
             );
         }
         seen.insert(*row);

@@ -44,14 +44,14 @@ async fn presence_keys_live_online_ttl_then_offline_ttl() {
     let (user, socket) = (UserId::new(), SocketId::new(&instance, Uuid::new_v4()));
     store.heartbeat_instance(&instance).await.unwrap();
     store.set_online(user, &socket).await.unwrap();
-    let presence_key = format!("{prefix}user:presence:{user}");
+    let presence_key = format!("{prefix}user:presence:{{{user}}}");
     assert!(around(pttl(&url, &presence_key).await, config.online_ttl));
     assert!(around(
-        pttl(&url, &format!("{prefix}user:sockets:{user}")).await,
+        pttl(&url, &format!("{prefix}user:sockets:{{{user}}}")).await,
         config.online_ttl
     ));
     assert!(around(
-        pttl(&url, &format!("{prefix}instance:{instance}")).await,
+        pttl(&url, &format!("{prefix}instance:{{{instance}}}")).await,
         config.instance_ttl
     ));
     store.set_offline(user, &socket).await.unwrap();
@@ -84,12 +84,12 @@ async fn session_keys_live_until_expiry_and_the_index_outlives_them() {
     let (long, short) = (make(120), make(30));
     store.create(&long).await.unwrap();
     store.create(&short).await.unwrap();
-    let session_ttl = pttl(&url, &format!("{prefix}session:{}", short.id)).await;
+    let session_ttl = pttl(&url, &format!("{prefix}session:{{{}}}", short.id)).await;
     assert!(
         around(session_ttl, Duration::from_secs(30 * 60)),
         "a session lives until expires_at"
     );
-    let index_ttl = pttl(&url, &format!("{prefix}user:sessions:{user}")).await;
+    let index_ttl = pttl(&url, &format!("{prefix}user:sessions:{{{user}}}")).await;
     assert!(
         around(index_ttl, Duration::from_secs(120 * 60)),
         "the index lives as long as the longest session"
@@ -100,7 +100,7 @@ async fn session_keys_live_until_expiry_and_the_index_outlives_them() {
         .blacklist_token(&token, now + chrono::Duration::minutes(15))
         .await
         .unwrap();
-    let key = format!("{prefix}token:blacklist:{}", token.as_str());
+    let key = format!("{prefix}token:blacklist:{{{}}}", token.as_str());
     assert!(
         around(pttl(&url, &key).await, Duration::from_secs(15 * 60)),
         "the blacklist entry lives the token's remaining lifetime"
@@ -117,7 +117,7 @@ async fn session_keys_live_until_expiry_and_the_index_outlives_them() {
         .rotate(&extended, &short.refresh_token_hash)
         .await
         .unwrap());
-    let index_ttl = pttl(&url, &format!("{prefix}user:sessions:{user}")).await;
+    let index_ttl = pttl(&url, &format!("{prefix}user:sessions:{{{user}}}")).await;
     assert!(
         around(index_ttl, Duration::from_secs(240 * 60)),
         "extending a session past the index's lifetime extends it"

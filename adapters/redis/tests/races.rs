@@ -120,7 +120,7 @@ async fn throttle_counters_always_carry_their_window() {
 
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let key = format!("{prefix}throttle:race:ip:/api/x");
+    let key = format!("{prefix}throttle:race:{{ip}}:/api/x");
     let ttl: i64 = redis::cmd("PTTL")
         .arg(&key)
         .query_async(&mut conn)
@@ -132,7 +132,7 @@ async fn throttle_counters_always_carry_their_window() {
     );
 
     // A counter left without a TTL (e.g. by an older writer) gets one on the next hit.
-    let bare = format!("{prefix}throttle:race:bare:/api/x");
+    let bare = format!("{prefix}throttle:race:{{bare}}:/api/x");
     redis::cmd("SET")
         .arg(&bare)
         .arg(5)

@@ -1,7 +1,7 @@
 //! MessageCache over Redis.
 //!
-//! Keys (prefix omitted; the ids in braces are hash tags, so a later Redis Cluster
-//! mode keeps every key of one chat on one slot):
+//! Keys (prefix omitted; the ids in braces are hash tags, so Redis Cluster mode
+//! keeps every key of one chat on one slot):
 //!
 //! - `message:{messageId}` string: a read copy (message JSON, with its version) for
 //!   `read_ttl`, or the tombstone `~deleted` for `ttl`. Its own slot: only
@@ -38,7 +38,8 @@ use crate::scan::{count_keys, scan_keys, unlink_keys};
 pub(crate) use format::encode;
 use format::{is_tombstone, TOMBSTONE, TOMBSTONE_END};
 use scripts::{
-    replies, reply, send, CACHE_PINNED, COPY, DELETE, DROP_COPY, FORGET, INDEX, UPDATE, WARM_UP,
+    replies, reply, send, send_unordered, CACHE_PINNED, COPY, DELETE, DROP_COPY, FORGET, INDEX,
+    UPDATE, WARM_UP,
 };
 pub(crate) use scripts::{ANNOUNCE, CACHE_MESSAGE};
 
@@ -130,7 +131,7 @@ impl RedisMessageCache {
             }
             let heads = replies(
                 "GETRANGE",
-                send(&self.backend, "GETRANGE", &mut pipe, &[]).await?,
+                send_unordered(&self.backend, "GETRANGE", &mut pipe, &[]).await?,
                 chunk.len(),
             )?;
             for head in heads {
@@ -171,7 +172,7 @@ impl RedisMessageCache {
             for key in chunk {
                 pipe.cmd("GETRANGE").arg(key).arg(0).arg(TOMBSTONE_END);
             }
-            let heads = send(&self.backend, "count copies", &mut pipe, &[]).await?;
+            let heads = send_unordered(&self.backend, "count copies", &mut pipe, &[]).await?;
             for head in heads {
                 let head: String = reply("GETRANGE", head)?;
                 // "" is a key that expired since the SCAN.
@@ -374,7 +375,7 @@ impl MessageCache for RedisMessageCache {
             }
             let done = replies(
                 "cache_read",
-                send(&self.backend, "cache_read", &mut pipe, &[]).await?,
+                send_unordered(&self.backend, "cache_read", &mut pipe, &[]).await?,
                 chunk.len(),
             )?;
             for (m, done) in chunk.iter().zip(done) {
@@ -404,7 +405,7 @@ impl MessageCache for RedisMessageCache {
         for invocation in &invocations {
             pipe.invoke_script(invocation);
         }
-        send(&self.backend, "cache_read index", &mut pipe, &[&INDEX]).await?;
+        send_unordered(&self.backend, "cache_read index", &mut pipe, &[&INDEX]).await?;
         Ok(())
     }
 
@@ -472,12 +473,18 @@ impl MessageCache for RedisMessageCache {
                     invocation
                 })
                 .collect();
+            // The copies (each on its own slot, in any order), then the index page.
             let mut pipe = redis::pipe();
             for drop in &drops {
                 pipe.invoke_script(drop);
             }
-            pipe.cmd("ZREM").arg(&index).arg(&ids);
-            send(&self.backend, "invalidate_chat", &mut pipe, &[&DROP_COPY]).await?;
+            send_unordered(&self.backend, "invalidate_chat", &mut pipe, &[&DROP_COPY]).await?;
+            redis::cmd("ZREM")
+                .arg(&index)
+                .arg(&ids)
+                .query_async::<u64>(&mut conn)
+                .await
+                .map_err(|e| unavailable("invalidate_chat", e))?;
         }
         redis::cmd("UNLINK")
             .arg(&index)

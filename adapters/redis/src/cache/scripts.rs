@@ -8,11 +8,9 @@
 
 use std::sync::LazyLock;
 
-use redis::{Pipeline, Script, Value};
-use webchat_ports::{PortError, PortResult};
+use redis::Script;
 
 use super::format::{EMPTY_MARKER, TOMBSTONE, UNPINNED_MARKER};
-use crate::backend::{corrupt, unavailable, RedisBackend};
 
 /// The first lines of every cache script: a shebang without flags, so that in
 /// Redis Cluster mode Redis itself refuses a script touching keys of two slots
@@ -59,64 +57,4 @@ pub(super) static COPY: LazyLock<Script> =
 pub(super) static DROP_COPY: LazyLock<Script> =
     LazyLock::new(|| key_script(include_str!("../lua/cache_drop_copy.lua")));
 
-fn no_script(reply: &Value) -> bool {
-    matches!(reply, Value::ServerError(e) if e.kind() == Some(redis::ServerErrorKind::NoScript))
-}
-
-/// Sends `pipe` in one round trip and returns each command's reply. A pipeline is
-/// not a transaction: each command (or script) is atomic on its own, and they run in
-/// the order given. Scripts go as EVALSHA; when Redis has lost its script cache (a
-/// restart), `scripts` are loaded and the whole pipeline is sent again, so every
-/// pipeline holding a script must be safe to repeat (each one here is).
-///
-/// Each command touches one slot. In a later Redis Cluster mode a pipeline spanning
-/// slots would be sent command by command, in the same order (every argument for
-/// why an order is safe holds for commands sent one after the other).
-pub(super) async fn send(
-    backend: &RedisBackend,
-    op: &str,
-    pipe: &mut Pipeline,
-    scripts: &[&Script],
-) -> PortResult<Vec<Value>> {
-    pipe.ignore_errors();
-    let mut conn = backend.conn().await?;
-    let mut replies: Vec<Value> = pipe
-        .query_async(&mut conn)
-        .await
-        .map_err(|e| unavailable(op, e))?;
-    if replies.iter().any(no_script) {
-        for script in scripts {
-            script
-                .load_async(&mut conn)
-                .await
-                .map_err(|e| unavailable(op, e))?;
-        }
-        replies = pipe
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| unavailable(op, e))?;
-    }
-    for reply in &replies {
-        if let Value::ServerError(e) = reply {
-            return Err(unavailable(op, e.clone().into()));
-        }
-    }
-    Ok(replies)
-}
-
-/// One reply of a pipeline, as `T`.
-pub(super) fn reply<T: redis::FromRedisValue>(op: &str, value: Value) -> PortResult<T> {
-    redis::from_redis_value(value).map_err(|e| corrupt(op, e))
-}
-
-/// A pipeline's replies, one per command sent, or a `Corrupt` error.
-pub(super) fn replies(op: &str, replies: Vec<Value>, expected: usize) -> PortResult<Vec<Value>> {
-    if replies.len() == expected {
-        Ok(replies)
-    } else {
-        Err(PortError::Corrupt(format!(
-            "{op}: {} replies to {expected} commands",
-            replies.len()
-        )))
-    }
-}
+pub(super) use crate::pipeline::{replies, reply, send, send_unordered};

@@ -1,7 +1,8 @@
 -- Unregisters a socket; the user goes offline only when it was their last socket
 -- on any instance. Atomic, so a concurrent set_online elsewhere cannot leave the
 -- user offline with a socket or online with none.
--- KEYS[1] user:presence:{u}  KEYS[2] user:sockets:{u}  KEYS[3] users:online
+-- KEYS[1] user:presence:{u}  KEYS[2] user:sockets:{u}  KEYS[3] users:online:{slot tag of u}
+-- (one slot: see keys.rs)
 -- ARGV[1] user id  ARGV[2] socket id  ARGV[3] offline record (JSON)  ARGV[4] offline ttl ms
 -- Returns {changed, record or nil}.
 local removed = redis.call('SREM', KEYS[2], ARGV[2])

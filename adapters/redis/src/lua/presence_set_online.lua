@@ -1,6 +1,7 @@
 -- Registers a socket and marks its user online, atomically with reading the
 -- previous status (two instances racing must agree on who saw the change).
--- KEYS[1] user:presence:{u}  KEYS[2] user:sockets:{u}  KEYS[3] users:online
+-- KEYS[1] user:presence:{u}  KEYS[2] user:sockets:{u}  KEYS[3] users:online:{slot tag of u}
+-- (one slot: see keys.rs)
 -- ARGV[1] user id  ARGV[2] socket id  ARGV[3] online record (JSON)  ARGV[4] online ttl ms
 -- Returns 1 when the user was not online before (offline, away or unknown).
 local prev = redis.call('GET', KEYS[1])

@@ -1,5 +1,6 @@
 -- Sets online/away for a user who has a socket, keeping the rest of the record.
--- KEYS[1] user:presence:{u}  KEYS[2] user:sockets:{u}  KEYS[3] users:online
+-- KEYS[1] user:presence:{u}  KEYS[2] user:sockets:{u}  KEYS[3] users:online:{slot tag of u}
+-- (one slot: see keys.rs)
 -- ARGV[1] user id  ARGV[2] status  ARGV[3] last_seen (RFC 3339)  ARGV[4] online ttl ms
 -- Returns nil when the user has no socket, else {changed, record}.
 if redis.call('SCARD', KEYS[2]) == 0 then return false end

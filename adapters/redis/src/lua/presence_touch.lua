@@ -3,7 +3,8 @@
 -- expired one or an offline one (the cleanup job or clear-presence took a
 -- still-connected user offline) is written back online, atomically with reading
 -- the previous status so exactly one caller sees the change and announces it.
--- KEYS[1] user:presence:{u}  KEYS[2] user:sockets:{u}  KEYS[3] users:online
+-- KEYS[1] user:presence:{u}  KEYS[2] user:sockets:{u}  KEYS[3] users:online:{slot tag of u}
+-- (one slot: see keys.rs)
 -- ARGV[1] user id  ARGV[2] socket id  ARGV[3] online record (JSON)  ARGV[4] online ttl ms
 -- Returns {changed, record as it now stands}.
 redis.call('SADD', KEYS[2], ARGV[2])

@@ -29,7 +29,9 @@ impl RedisSessionStore {
         Ok(ids)
     }
 
-    /// UNLINKs the given sessions and their index entries; returns how many existed.
+    /// UNLINKs the given sessions, then their index entries (the sessions live on
+    /// other slots than the index: first the sessions, so an interruption leaves
+    /// only entries without a session, dropped on read); returns how many existed.
     pub(super) async fn remove(&self, user: UserId, ids: &[String]) -> PortResult<u64> {
         if ids.is_empty() {
             return Ok(0);
@@ -38,7 +40,6 @@ impl RedisSessionStore {
         let session_keys: Vec<String> = ids.iter().map(|id| keys.session_of(id)).collect();
         let mut conn = self.backend.conn().await?;
         let (removed, _): (u64, u64) = redis::pipe()
-            .atomic()
             .cmd("UNLINK")
             .arg(&session_keys)
             .cmd("ZREM")

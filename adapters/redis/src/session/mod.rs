@@ -1,9 +1,10 @@
 //! SessionStore over Redis.
 //!
-//! Keys: `session:{sessionId}` string, the JSON UserSession, expiring at its
-//! `expires_at`; `user:sessions:{userId}` zset of session ids scored by expiry (unix
-//! ms), living at least as long as its longest session, stale members dropped on
-//! read; `token:blacklist:{sha256 hex}` string living the token's remaining lifetime.
+//! Keys (braces are literal hash tags): `session:{<sessionId>}` string, the JSON
+//! UserSession, expiring at its `expires_at`; `user:sessions:{<userId>}` zset of
+//! session ids scored by expiry (unix ms), living at least as long as its longest
+//! session, stale members (and members whose session is gone) dropped on read;
+//! `token:blacklist:{<sha256 hex>}` string living the token's remaining lifetime.
 
 mod index;
 mod record;
@@ -158,7 +159,8 @@ impl SessionStore for RedisSessionStore {
         token: &TokenFingerprint,
     ) -> PortResult<Option<UserSession>> {
         let keys = self.backend.keys();
-        let mut conn = self.backend.conn().await?;
+        // Two slots: in Cluster mode both reads go at once.
+        let mut conn = self.backend.conn().await?.unordered();
         let (json, blacklisted): (Option<String>, bool) = redis::pipe()
             .cmd("GET")
             .arg(keys.session(id))

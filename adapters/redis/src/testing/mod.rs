@@ -42,6 +42,11 @@ pub async fn redis_or_skip() -> Option<String> {
     }
 }
 
+/// The Redis Cluster slot of `key` (its hash tag's, when it has one).
+pub fn key_slot(key: &str) -> u16 {
+    crate::slots::slot(key.as_bytes())
+}
+
 /// A key prefix no other test (or run) shares.
 pub fn unique_prefix() -> String {
     format!("webchat-test:{}:", uuid::Uuid::new_v4().simple())
