@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::{RedisError, Script};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use webchat_domain::{InstanceId, Topic};
 use webchat_ports::{PortError, PortResult};
@@ -16,7 +16,7 @@ use crate::connection::{Connector, Link, SharedConn, SharedHandle};
 use crate::keys::Keys;
 
 use crate::pubsub::PubSubLink;
-use crate::supervisor::supervise;
+use crate::supervisor::{supervise, PubSubConn, PubSubConnector};
 
 /// One process's handle on Redis. Cheap to clone; every adapter holds one.
 ///
@@ -73,19 +73,32 @@ impl RedisBackend {
             reason: e.to_string(),
         };
         let client = redis::Client::open(config.connection.clone()).map_err(invalid)?;
-        let connector: Connector = match &config.topology {
+        let (connector, pubsub): (Connector, PubSubConnector) = match &config.topology {
             Topology::Cluster { nodes } => {
-                let cluster = cluster_client(nodes, &config).map_err(invalid)?;
-                Arc::new(move |_settings| {
+                let cluster = cluster_client(nodes, &config, None).map_err(invalid)?;
+                // The pub/sub client is built at each connect; refuse its settings now.
+                cluster_client(nodes, &config, Some(mpsc::unbounded_channel().0))
+                    .map_err(invalid)?;
+                let commands: Connector = Arc::new(move |_settings| {
                     let cluster = cluster.clone();
                     Box::pin(
                         async move { Ok(Link::Cluster(cluster.get_async_connection().await?)) },
                     )
-                })
+                });
+                let (nodes, config) = (nodes.clone(), config.clone());
+                let pubsub: PubSubConnector = Arc::new(move || {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let client = cluster_client(&nodes, &config, Some(tx));
+                    Box::pin(async move {
+                        let conn = client?.get_async_connection().await?;
+                        Ok(PubSubConn::Cluster(conn, rx))
+                    })
+                });
+                (commands, pubsub)
             }
             _ => {
                 let commands_client = client.clone();
-                Arc::new(move |settings| {
+                let commands: Connector = Arc::new(move |settings| {
                     let client = commands_client.clone();
                     Box::pin(async move {
                         Ok(Link::Single(
@@ -94,7 +107,14 @@ impl RedisBackend {
                                 .await?,
                         ))
                     })
-                })
+                });
+                let pubsub: PubSubConnector = Arc::new(move || {
+                    let client = client.clone();
+                    Box::pin(
+                        async move { Ok(PubSubConn::Single(client.get_async_pubsub().await?)) },
+                    )
+                });
+                (commands, pubsub)
             }
         };
         let commands = SharedConn::start(
@@ -109,7 +129,7 @@ impl RedisBackend {
         let (shutdown, stop) = watch::channel(false);
         let task = tokio::spawn(supervise(
             Arc::clone(&link),
-            client,
+            pubsub,
             stop,
             config.connection_timeout,
             commands.clone(),
@@ -227,15 +247,23 @@ impl RedisBackend {
 }
 
 /// The cluster client for `nodes`, with the configured timeouts (a request,
-/// retries and redirections included, takes at most the response timeout).
+/// retries and redirections included, takes at most the response timeout); with
+/// `pushes`, a RESP3 client whose pub/sub messages arrive there.
 fn cluster_client(
     nodes: &[redis::ConnectionInfo],
     config: &RedisConfig,
+    pushes: Option<mpsc::UnboundedSender<redis::PushInfo>>,
 ) -> Result<ClusterClient, RedisError> {
-    ClusterClientBuilder::new(nodes.to_vec())
+    let builder = ClusterClientBuilder::new(nodes.to_vec())
         .connection_timeout(config.connection_timeout)
-        .response_timeout(config.response_timeout)
-        .build()
+        .response_timeout(config.response_timeout);
+    match pushes {
+        Some(pushes) => builder
+            .use_protocol(redis::ProtocolVersion::RESP3)
+            .push_sender(pushes)
+            .build(),
+        None => builder.build(),
+    }
 }
 
 /// A script that must run on one Redis Cluster slot: the `#!lua` shebang makes

@@ -72,7 +72,12 @@ impl EventBus for RedisEventBus {
             Topic::User(_) => USER_CHANNEL_CAPACITY,
             _ => FANOUT_CAPACITY,
         };
-        Ok(self.backend.pubsub().subscribe(channel, capacity).await)
+        let sharded = crate::keys::Keys::is_sharded(topic);
+        Ok(self
+            .backend
+            .pubsub()
+            .subscribe(channel, capacity, sharded)
+            .await)
     }
 
     /// After every (re)connection of the pub/sub link: what was published while it

@@ -74,6 +74,7 @@ mod keys;
 mod pipeline;
 pub mod presence;
 mod pubsub;
+mod pubsub_cluster;
 pub mod rate_limit;
 mod scan;
 pub mod session;

@@ -5,6 +5,12 @@
 //! the last one drops its stream. The link pumps messages from the connection into
 //! the broadcast senders and pings to notice a half-dead link; the `supervisor`
 //! task (re)connects it.
+//!
+//! In Redis Cluster mode the connection is a RESP3 cluster connection: shard
+//! channels (a chat's, a user's) are SSUBSCRIBEd on the master of their slot, the
+//! `presence` channel is SUBSCRIBEd (classic pub/sub reaches every node), and
+//! `pubsub_cluster` keeps the subscriptions whole across node failures, failovers
+//! and slot migrations (redis-rs drops a shard subscription whose slot moved).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,6 +19,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
+use redis::cluster_async::ClusterConnection;
+use redis::RedisResult;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -27,9 +35,9 @@ use crate::supervisor::stopped;
 /// callers pick a small capacity for channels that carry rare events.
 pub(crate) const FANOUT_CAPACITY: usize = 1024;
 /// How long a SUBSCRIBE/UNSUBSCRIBE/PING on the link may take.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often an idle link is pinged, so a silently dead TCP connection is noticed.
-const PING_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const PING_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Serialize)]
 struct EnvelopeRef<'a> {
@@ -46,11 +54,66 @@ struct Envelope {
 struct Channel {
     tx: broadcast::Sender<Arc<Event>>,
     subscribers: usize,
+    /// A shard channel (SSUBSCRIBE in Cluster mode).
+    sharded: bool,
 }
 
+/// Where SUBSCRIBE and UNSUBSCRIBE go: a single server's pub/sub connection, or a
+/// cluster connection (RESP3; its pushes arrive on the link's push channel).
+#[derive(Clone)]
+pub(crate) enum Sink {
+    Single(PubSubSink),
+    Cluster(ClusterConnection),
+}
+
+impl Sink {
+    pub(crate) async fn subscribe(&mut self, channel: &str, sharded: bool) -> RedisResult<()> {
+        match self {
+            Self::Single(sink) => sink.subscribe(channel).await,
+            Self::Cluster(conn) if sharded => conn.ssubscribe(channel).await,
+            Self::Cluster(conn) => conn.subscribe(channel).await,
+        }
+    }
+
+    async fn unsubscribe(&mut self, channel: &str, sharded: bool) -> RedisResult<()> {
+        match self {
+            Self::Single(sink) => sink.unsubscribe(channel).await,
+            Self::Cluster(conn) if sharded => conn.sunsubscribe(channel).await,
+            Self::Cluster(conn) => conn.unsubscribe(channel).await,
+        }
+    }
+
+    /// Subscribes every one of `channels` (one command on a single server, one per
+    /// channel on a cluster, where each shard channel goes to its slot's master).
+    async fn subscribe_all(&mut self, channels: &[(String, bool)]) -> RedisResult<()> {
+        match self {
+            Self::Single(sink) => {
+                let names: Vec<&str> = channels.iter().map(|(c, _)| c.as_str()).collect();
+                sink.subscribe(names).await
+            }
+            Self::Cluster(conn) => {
+                let conn = conn.clone();
+                futures::stream::iter(channels.iter().cloned())
+                    .map(|(channel, sharded)| {
+                        let mut sink = Self::Cluster(conn.clone());
+                        async move { sink.subscribe(&channel, sharded).await }
+                    })
+                    .buffer_unordered(RESUBSCRIBE_CONCURRENCY)
+                    .collect::<Vec<_>>()
+                    .await
+                    .into_iter()
+                    .collect()
+            }
+        }
+    }
+}
+
+/// SUBSCRIBEs in flight at once when a cluster link resubscribes.
+pub(crate) const RESUBSCRIBE_CONCURRENCY: usize = 64;
+
 /// The connection currently attached, and its generation.
-struct Attached {
-    sink: PubSubSink,
+pub(crate) struct Attached {
+    pub(crate) sink: Sink,
     generation: u64,
 }
 
@@ -80,6 +143,10 @@ pub(crate) struct PubSubLink {
     /// Told each time a connection is attached: events published while there was
     /// none (or on the old one after it failed) never reached this process.
     attaches: broadcast::Sender<()>,
+    /// Cluster mode: channels whose subscription is lost (their node failed, their
+    /// slot moved, a SUBSCRIBE failed), for `pubsub_cluster` to subscribe again.
+    lost: Mutex<std::collections::HashSet<String>>,
+    lost_changed: tokio::sync::Notify,
 }
 
 impl PubSubLink {
@@ -93,7 +160,75 @@ impl PubSubLink {
             broken: watch::channel(0).0,
             settled: watch::channel(false).0,
             attaches: broadcast::channel(4).0,
+            lost: Mutex::new(std::collections::HashSet::new()),
+            lost_changed: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Marks `channels` as needing a new subscription (Cluster mode).
+    pub(crate) fn lose(&self, channels: impl IntoIterator<Item = String>) {
+        let mut lost = self.lost.lock().unwrap_or_else(|p| p.into_inner());
+        let before = lost.len();
+        lost.extend(channels);
+        if lost.len() != before {
+            self.lost_changed.notify_one();
+        }
+    }
+
+    /// Takes the lost channels still subscribed locally, with their kind.
+    pub(crate) fn take_lost(&self) -> Vec<(String, bool)> {
+        let lost: Vec<String> = self
+            .lost
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        let registry = self.registry();
+        lost.into_iter()
+            .filter_map(|c| registry.get(&c).map(|entry| (c, entry.sharded)))
+            .collect()
+    }
+
+    pub(crate) fn has_lost(&self) -> bool {
+        !self
+            .lost
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    /// Resolves when channels were lost since the last `take_lost`.
+    pub(crate) async fn lost_changed(&self) {
+        self.lost_changed.notified().await;
+    }
+
+    /// Every channel subscribed locally, with its kind.
+    pub(crate) fn channels(&self) -> Vec<(String, bool)> {
+        self.registry()
+            .iter()
+            .map(|(c, entry)| (c.clone(), entry.sharded))
+            .collect()
+    }
+
+    /// Whether `channel` has local subscribers.
+    pub(crate) fn is_subscribed(&self, channel: &str) -> bool {
+        self.registry().contains_key(channel)
+    }
+
+    /// The attached connection's lock (Cluster mode resubscriptions hold it, as
+    /// `subscribe` does, so the two never miss each other).
+    pub(crate) async fn attached(&self) -> tokio::sync::MutexGuard<'_, Option<Attached>> {
+        self.attached.lock().await
+    }
+
+    /// Tells the reconnect listeners that events may have been missed (a cluster
+    /// link resubscribed channels it had lost).
+    pub(crate) fn notify_resubscribed(&self) {
+        let _ = self.attaches.send(());
+    }
+
+    pub(crate) fn set_alive(&self, alive: bool) {
+        self.alive.store(alive, Ordering::SeqCst);
     }
 
     /// The supervisor's first connection attempt has ended.
@@ -133,6 +268,7 @@ impl PubSubLink {
         self: &Arc<Self>,
         channel: String,
         capacity: usize,
+        sharded: bool,
     ) -> EventStream {
         let mut settled = self.settled.subscribe();
         if !*settled.borrow_and_update() {
@@ -144,6 +280,7 @@ impl PubSubLink {
             let entry = registry.entry(channel.clone()).or_insert_with(|| Channel {
                 tx: broadcast::channel(capacity.max(1)).0,
                 subscribers: 0,
+                sharded,
             });
             entry.subscribers += 1;
             (entry.tx.subscribe(), entry.subscribers == 1)
@@ -154,12 +291,28 @@ impl PubSubLink {
         };
         if first {
             if let Some(current) = attached.as_mut() {
-                let outcome =
-                    tokio::time::timeout(COMMAND_TIMEOUT, current.sink.subscribe(&channel));
-                match outcome.await {
-                    Ok(Ok(())) => tracing::debug!(channel, "redis SUBSCRIBE confirmed"),
-                    Ok(Err(e)) => self.mark_broken(&mut attached, "SUBSCRIBE", &e.to_string()),
-                    Err(_) => self.mark_broken(&mut attached, "SUBSCRIBE", "timed out"),
+                let cluster = matches!(current.sink, Sink::Cluster(_));
+                let outcome = tokio::time::timeout(
+                    COMMAND_TIMEOUT,
+                    current.sink.subscribe(&channel, sharded),
+                );
+                let failed = match outcome.await {
+                    Ok(Ok(())) => {
+                        tracing::debug!(channel, "redis SUBSCRIBE confirmed");
+                        None
+                    }
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some("timed out".to_owned()),
+                };
+                match failed {
+                    None => {}
+                    // One node of a cluster failing is not the link failing: the
+                    // channel is subscribed again once its node answers.
+                    Some(error) if cluster => {
+                        tracing::warn!(channel, error, "redis SSUBSCRIBE failed; retrying");
+                        self.lose([channel.clone()]);
+                    }
+                    Some(error) => self.mark_broken(&mut attached, "SUBSCRIBE", &error),
                 }
             } else {
                 tracing::debug!(channel, "pub/sub down; subscribing on reconnect");
@@ -198,14 +351,19 @@ impl PubSubLink {
 
     /// The last local subscriber of `channel` left: undo the Redis subscription,
     /// unless a new subscriber arrived meanwhile.
-    async fn unsubscribe_if_unused(self: Arc<Self>, channel: String) {
+    async fn unsubscribe_if_unused(self: Arc<Self>, channel: String, sharded: bool) {
         let mut attached = self.attached.lock().await;
         if self.registry().contains_key(&channel) {
             return;
         }
         if let Some(current) = attached.as_mut() {
-            match tokio::time::timeout(COMMAND_TIMEOUT, current.sink.unsubscribe(&channel)).await {
+            let cluster = matches!(current.sink, Sink::Cluster(_));
+            let outcome =
+                tokio::time::timeout(COMMAND_TIMEOUT, current.sink.unsubscribe(&channel, sharded));
+            match outcome.await {
                 Ok(Ok(())) => tracing::debug!(channel, "redis UNSUBSCRIBE confirmed"),
+                // A cluster node that cannot answer dropped the subscription anyway.
+                Ok(Err(_)) | Err(_) if cluster => {}
                 Ok(Err(e)) => self.mark_broken(&mut attached, "UNSUBSCRIBE", &e.to_string()),
                 Err(_) => self.mark_broken(&mut attached, "UNSUBSCRIBE", "timed out"),
             }
@@ -214,11 +372,13 @@ impl PubSubLink {
 
     /// Installs a fresh connection and subscribes every channel that has local
     /// subscribers. Returns the link's generation.
-    pub(crate) async fn attach(&self, mut sink: PubSubSink) -> Result<(u64, usize), String> {
+    pub(crate) async fn attach(&self, mut sink: Sink) -> Result<(u64, usize), String> {
         let mut attached = self.attached.lock().await;
-        let channels: Vec<String> = self.registry().keys().cloned().collect();
+        let channels = self.channels();
+        // Everything lost on the previous link is subscribed here.
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).clear();
         if !channels.is_empty() {
-            match tokio::time::timeout(COMMAND_TIMEOUT, sink.subscribe(&channels)).await {
+            match tokio::time::timeout(COMMAND_TIMEOUT, sink.subscribe_all(&channels)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e.to_string()),
                 Err(_) => return Err("resubscribe timed out".to_owned()),
@@ -237,7 +397,7 @@ impl PubSubLink {
         *self.attached.lock().await = None;
     }
 
-    fn dispatch(&self, msg: redis::Msg) {
+    pub(crate) fn dispatch(&self, msg: redis::Msg) {
         let channel = msg.get_channel_name();
         let envelope: Envelope = match serde_json::from_slice(msg.get_payload_bytes()) {
             Ok(envelope) => envelope,
@@ -292,19 +452,20 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         let last = {
             let mut registry = self.link.registry();
-            let unused = registry.get_mut(&self.channel).is_some_and(|entry| {
+            let unused = registry.get_mut(&self.channel).and_then(|entry| {
                 entry.subscribers -= 1;
-                entry.subscribers == 0
+                (entry.subscribers == 0).then_some(entry.sharded)
             });
-            if unused {
+            if unused.is_some() {
                 registry.remove(&self.channel);
             }
             unused
         };
-        if last {
+        if let Some(sharded) = last {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 let link = Arc::clone(&self.link);
-                runtime.spawn(link.unsubscribe_if_unused(std::mem::take(&mut self.channel)));
+                runtime
+                    .spawn(link.unsubscribe_if_unused(std::mem::take(&mut self.channel), sharded));
             }
         }
     }

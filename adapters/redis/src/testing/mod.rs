@@ -2,10 +2,12 @@
 //! tests: reach the shared Redis under test or skip, isolate each test under its
 //! own key prefix, and run servers of a test's own for fault tests.
 
+mod cluster;
 mod own;
 
 use std::time::Duration;
 
+pub use cluster::OwnCluster;
 pub use own::OwnRedis;
 use webchat_ports::contract::skip_or_fail;
 

@@ -13,7 +13,19 @@ use webchat_ports::contract::TimeControl;
 use webchat_ports::{Clock, SystemClock};
 use webchat_redis::{RedisBackend, RedisConfig};
 
-pub use webchat_redis::testing::{keys_under, redis_or_skip, unique_prefix, wipe, OwnRedis};
+pub use webchat_redis::testing::{
+    keys_under, redis_or_skip, unique_prefix, wipe, OwnCluster, OwnRedis,
+};
+
+/// A backend on `cluster` under `prefix`, as one "process".
+pub fn cluster_backend(cluster: &OwnCluster, prefix: &str) -> RedisBackend {
+    let urls = cluster.urls();
+    let nodes: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let config = RedisConfig::cluster(&nodes, None)
+        .expect("cluster nodes parse")
+        .with_key_prefix(prefix);
+    RedisBackend::start(config, InstanceId::random()).expect("backend starts")
+}
 
 /// A backend over `url` under a fresh prefix, as one "process".
 pub fn backend(url: &str) -> RedisBackend {
