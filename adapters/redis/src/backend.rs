@@ -16,6 +16,7 @@ use crate::connection::{Connector, Link, SharedConn, SharedHandle};
 use crate::keys::Keys;
 
 use crate::pubsub::PubSubLink;
+use crate::sentinel::{watch_switches, Sentinels};
 use crate::supervisor::{supervise, PubSubConn, PubSubConnector};
 
 /// One process's handle on Redis. Cheap to clone; every adapter holds one.
@@ -36,7 +37,8 @@ struct Inner {
     instance: InstanceId,
     link: Arc<PubSubLink>,
     shutdown: watch::Sender<bool>,
-    supervisor: Mutex<Option<JoinHandle<()>>>,
+    /// The pub/sub supervisor (and, in Sentinel mode, the switch watcher).
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Drop for Inner {
@@ -96,7 +98,34 @@ impl RedisBackend {
                 });
                 (commands, pubsub)
             }
-            _ => {
+            Topology::Sentinel { .. } => {
+                let sentinels = Sentinels::from_config(&config)
+                    .map_err(invalid)?
+                    .expect("sentinel topology");
+                let master = sentinels.clone();
+                let commands: Connector = Arc::new(move |settings| {
+                    let sentinels = master.clone();
+                    Box::pin(async move {
+                        let client = sentinels.master().await?;
+                        Ok(Link::Single(
+                            client
+                                .get_multiplexed_async_connection_with_config(&settings)
+                                .await?,
+                        ))
+                    })
+                });
+                let master = sentinels.clone();
+                let pubsub: PubSubConnector = Arc::new(move || {
+                    let sentinels = master.clone();
+                    Box::pin(async move {
+                        Ok(PubSubConn::Single(
+                            sentinels.master().await?.get_async_pubsub().await?,
+                        ))
+                    })
+                });
+                (commands, pubsub)
+            }
+            Topology::Single => {
                 let commands_client = client.clone();
                 let commands: Connector = Arc::new(move |settings| {
                     let client = commands_client.clone();
@@ -121,19 +150,30 @@ impl RedisBackend {
             connector,
             config.connection_timeout,
             config.response_timeout,
+            config.mode() == RedisMode::Sentinel,
         );
         // The slot tag table (a few hundred thousand CRC16s) is built off the
         // runtime now, not inside the first presence sweep.
         drop(tokio::task::spawn_blocking(crate::slots::every_slot_tag));
         let link = Arc::new(PubSubLink::new(instance.as_str().to_owned()));
         let (shutdown, stop) = watch::channel(false);
-        let task = tokio::spawn(supervise(
+        let mut tasks = Vec::new();
+        if let Some(sentinels) = Sentinels::from_config(&config).map_err(invalid)? {
+            tasks.push(tokio::spawn(watch_switches(
+                sentinels,
+                commands.clone(),
+                Arc::clone(&link),
+                stop.clone(),
+                config.connection_timeout,
+            )));
+        }
+        tasks.push(tokio::spawn(supervise(
             Arc::clone(&link),
             pubsub,
             stop,
             config.connection_timeout,
             commands.clone(),
-        ));
+        )));
         tracing::info!(config = ?config, instance = %instance, mode = %config.mode(), "redis backend started");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -143,7 +183,7 @@ impl RedisBackend {
                 instance,
                 link,
                 shutdown,
-                supervisor: Mutex::new(Some(task)),
+                tasks: Mutex::new(tasks),
             }),
         })
     }
@@ -211,19 +251,18 @@ impl RedisBackend {
     /// (dropping every handle also stops the task).
     pub async fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
-        let task = self
+        let tasks: Vec<JoinHandle<()>> = self
             .inner
-            .supervisor
+            .tasks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(task) = task {
-            if tokio::time::timeout(Duration::from_secs(5), task)
-                .await
-                .is_err()
-            {
-                tracing::warn!("redis pub/sub task did not stop within 5 s");
-            }
+            .drain(..)
+            .collect();
+        if tokio::time::timeout(Duration::from_secs(5), futures::future::join_all(tasks))
+            .await
+            .is_err()
+        {
+            tracing::warn!("redis pub/sub task did not stop within 5 s");
         }
     }
 

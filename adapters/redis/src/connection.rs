@@ -37,6 +37,9 @@ const MIN_RETRY_GAP: Duration = Duration::from_millis(50);
 /// back costs no call, and a dead Redis still fails calls in well under a second.
 const DOWN_WAIT: Duration = Duration::from_millis(100);
 
+/// Reported as broken: whichever link is current.
+const ANY_GENERATION: u64 = u64::MAX;
+
 /// Health pings a Cluster link may fail in a row before it is rebuilt (the cluster
 /// connection repairs lost nodes by itself; only a link that stays dead is replaced).
 const CLUSTER_PING_FAILURES: u32 = 3;
@@ -97,10 +100,13 @@ fn unavailable(why: &'static str) -> RedisError {
 
 impl SharedConn {
     /// Starts the supervisor; does not wait for Redis.
+    /// `master_only`: the health check also asks `ROLE` and replaces a link whose
+    /// server is not a master any more (Sentinel mode).
     pub(crate) fn start(
         connector: Connector,
         connect_timeout: Duration,
         response_timeout: Duration,
+        master_only: bool,
     ) -> Self {
         let (state_tx, state) = watch::channel(State::Connecting);
         let (broken, broken_rx) = mpsc::unbounded_channel();
@@ -110,6 +116,7 @@ impl SharedConn {
             connector,
             connect_timeout,
             response_timeout,
+            master_only,
             state_tx,
             broken_rx,
             Arc::clone(&nudge),
@@ -129,6 +136,11 @@ impl SharedConn {
     /// dropped), so a dead link is replaced before a caller finds out.
     pub(crate) fn check_now(&self) {
         self.check.notify_one();
+    }
+
+    /// Replaces the link at once (the master it talks to was demoted).
+    pub(crate) fn reconnect_now(&self) {
+        let _ = self.broken.send(ANY_GENERATION);
     }
 
     /// The shared connection, or an error: while Redis is down after the next
@@ -264,10 +276,12 @@ impl ConnectionLike for SharedHandle {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn supervise(
     connector: Connector,
     connect_timeout: Duration,
     response_timeout: Duration,
+    master_only: bool,
     state: watch::Sender<State>,
     mut broken: mpsc::UnboundedReceiver<u64>,
     nudge: Arc<Notify>,
@@ -293,7 +307,15 @@ async fn supervise(
                     generation,
                     conn: conn.clone(),
                 });
-                let why = watch_link(conn, generation, response_timeout, &mut broken, &check).await;
+                let why = watch_link(
+                    conn,
+                    generation,
+                    response_timeout,
+                    master_only,
+                    &mut broken,
+                    &check,
+                )
+                .await;
                 tracing::warn!(
                     generation,
                     reason = why,
@@ -321,8 +343,17 @@ async fn supervise(
 }
 
 /// One health PING over the link: to the server, or to any node of a cluster.
-async fn ping(conn: &Link) -> RedisResult<Value> {
+/// `master_only`: `ROLE` instead, and an error unless the server is a master.
+async fn ping(conn: &Link, master_only: bool) -> RedisResult<Value> {
     match conn {
+        Link::Single(c) if master_only => {
+            let role: Vec<Value> = redis::cmd("ROLE").query_async(&mut c.clone()).await?;
+            match role.first() {
+                Some(Value::BulkString(r)) if r.as_slice() == b"master" => Ok(Value::Okay),
+                Some(Value::SimpleString(r)) if r == "master" => Ok(Value::Okay),
+                _ => Err(unavailable("the server is not a master any more")),
+            }
+        }
         Link::Single(c) => redis::cmd("PING").query_async(&mut c.clone()).await,
         Link::Cluster(c) => {
             c.clone()
@@ -340,6 +371,7 @@ async fn watch_link(
     conn: Link,
     generation: u64,
     response_timeout: Duration,
+    master_only: bool,
     broken: &mut mpsc::UnboundedReceiver<u64>,
     check: &Notify,
 ) -> &'static str {
@@ -355,11 +387,12 @@ async fn watch_link(
             _ = check.notified() => ping_tick.reset_immediately(),
             reported = broken.recv() => match reported {
                 Some(g) if g == generation => return "a command saw the connection drop",
+                Some(ANY_GENERATION) => return "the master switched",
                 Some(_) => {}
                 None => return "every handle is gone",
             },
             _ = ping_tick.tick() => {
-                if matches!(tokio::time::timeout(response_timeout, ping(&conn)).await, Ok(Ok(_))) {
+                if matches!(tokio::time::timeout(response_timeout, ping(&conn, master_only)).await, Ok(Ok(_))) {
                     failures = 0;
                 } else {
                     failures += 1;

@@ -77,6 +77,7 @@ mod pubsub;
 mod pubsub_cluster;
 pub mod rate_limit;
 mod scan;
+mod sentinel;
 pub mod session;
 mod slots;
 mod supervisor;

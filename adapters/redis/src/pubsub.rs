@@ -227,6 +227,13 @@ impl PubSubLink {
         let _ = self.attaches.send(());
     }
 
+    /// Drops the attached connection at once (its master was demoted): the
+    /// supervisor connects again, to the new master, and resubscribes.
+    pub(crate) fn reconnect_now(&self) {
+        let generation = self.generations.load(Ordering::SeqCst);
+        self.broken.send_modify(|b| *b = (*b).max(generation));
+    }
+
     pub(crate) fn set_alive(&self, alive: bool) {
         self.alive.store(alive, Ordering::SeqCst);
     }

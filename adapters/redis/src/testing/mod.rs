@@ -4,11 +4,13 @@
 
 mod cluster;
 mod own;
+mod sentinel;
 
 use std::time::Duration;
 
 pub use cluster::OwnCluster;
 pub use own::OwnRedis;
+pub use sentinel::{OwnSentinel, SENTINEL_MASTER};
 use webchat_ports::contract::skip_or_fail;
 
 /// The Redis under test: `REDIS_URL`, else the local default.
