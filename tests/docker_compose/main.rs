@@ -2,6 +2,7 @@
 //! each test guards one property the compose stack or the image depends on.
 
 mod build_inputs;
+mod cluster;
 mod compose;
 mod dockerfile;
 mod proxy;

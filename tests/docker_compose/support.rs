@@ -21,8 +21,14 @@ pub(crate) fn read(path: &Path) -> String {
 
 /// The compose file with its `<<: *anchor` merges applied, as Compose applies them.
 pub(crate) fn compose() -> Value {
-    let text = read(&docker_dir().join("docker-compose.yml"));
-    let mut value: Value = serde_yaml_ng::from_str(&text).expect("docker-compose.yml parses");
+    compose_file("docker-compose.yml")
+}
+
+/// `docker/<name>`, merges applied.
+pub(crate) fn compose_file(name: &str) -> Value {
+    let text = read(&docker_dir().join(name));
+    let mut value: Value =
+        serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{name} parses: {e}"));
     value.apply_merge().expect("merge keys resolve");
     value
 }

@@ -11,7 +11,8 @@
 //! use webchat_ports::{CacheConfig, PresenceConfig};
 //! use webchat_redis::*;
 //!
-//! let Some(config) = RedisConfig::from_env()? else { return Ok(()) }; // None: no Redis configured
+//! // REDIS_CLUSTER_NODES, REDIS_SENTINELS (+ _MASTER), REDIS_URL or REDIS_HOST; None: no Redis
+//! let Some(config) = RedisConfig::from_env()? else { return Ok(()) };
 //! let backend = RedisBackend::start(config, InstanceId::random())?; // never waits for Redis
 //! let presence = Arc::new(RedisPresenceStore::new(backend.clone(), PresenceConfig::default()));
 //! let sessions = Arc::new(RedisSessionStore::new(backend.clone()));
@@ -27,32 +28,39 @@
 //!
 //! # Key schema (every key and channel starts with the configured prefix)
 //!
+//! Braces are literal hash tags: every key carries the id it is about, so a user's
+//! keys, or a chat's, share one Redis Cluster slot and every script and MULTI touches
+//! one slot (`keys.rs` names them all). The same names serve a single server,
+//! Sentinel and Cluster (docs/protocol.md, "Redis").
+//!
 //! | key | type | TTL | module |
 //! |---|---|---|---|
-//! | `user:presence:{userId}` | string, JSON UserPresence | `online_ttl` while online, refreshed by activity; `offline_ttl` once offline | [`presence`] |
-//! | `users:online` | set of user ids | none; the cleanup job removes members whose record is gone | [`presence`] |
-//! | `user:sockets:{userId}` | set of `{instanceId}:{connId}` | `online_ttl`, refreshed with the record | [`presence`] |
-//! | `instance:{instanceId}` | string, last heartbeat time | `instance_ttl`; gone = instance dead | [`presence`] |
-//! | `session:{sessionId}` | string, JSON UserSession | until `expires_at` | [`session`] |
-//! | `user:sessions:{userId}` | zset of session ids by expiry ms | >= the longest session | [`session`] |
-//! | `token:blacklist:{sha256 hex}` | string | the token's remaining lifetime | [`session`] |
-//! | `throttle:{policy}:{subject}:{route}` | counter | the policy window | [`rate_limit`] |
+//! | `user:presence:{<userId>}` | string, JSON UserPresence | `online_ttl` while online, refreshed by activity; `offline_ttl` once offline | [`presence`] |
+//! | `user:sockets:{<userId>}` | set of `{instanceId}:{connId}` | `online_ttl`, refreshed with the record | [`presence`] |
+//! | `users:online:{<slot tag>}` | set of the online user ids of one hash slot | none; the cleanup job removes members whose record is gone | [`presence`] |
+//! | `instance:{<instanceId>}` | string, last heartbeat time | `instance_ttl`; gone = instance dead | [`presence`] |
+//! | `instances` | zset of instance ids by last heartbeat (ms) | none; a day of silence drops a member | [`presence`] |
+//! | `session:{<sessionId>}` | string, JSON UserSession | until `expires_at` | [`session`] |
+//! | `user:sessions:{<userId>}` | zset of session ids by expiry ms | >= the longest session | [`session`] |
+//! | `token:blacklist:{<sha256 hex>}` | string | the token's remaining lifetime | [`session`] |
+//! | `throttle:<policy>:{<subject>}:<route>` | counter | the policy window | [`rate_limit`] |
 //! | `message:{<messageId>}` | string, JSON Message (a read copy), or `~deleted` (a tombstone) | `read_ttl` for a copy, cache ttl for a tombstone | [`cache`] |
 //! | `chat:recent:{<chatId>}` | list of the newest 50 messages (JSON), newest first | cache ttl, refreshed on write | [`cache`] |
 //! | `chat:pinned:{<chatId>}` | hash: message id -> JSON (or `~unpinned:<version>`), plus `~empty` -> the set's `as_of` | cache ttl | [`cache`] |
 //! | `chat:messages:{<chatId>}` | zset of the chat's copies' ids by seq, the newest 1000 | cache ttl, refreshed on write | [`cache`] |
 //! | `chat:changed:{<chatId>}` | string, the watermark (highest version written through) | cache ttl, refreshed on write | [`cache`] |
 //!
-//! The cache's ids in braces are literal hash tags: every key of one chat is on one
-//! Redis Cluster slot, every `message:{id}` on its own; no script touches keys of
-//! two slots (each script starts with a `#!lua` shebang, so Cluster mode enforces it).
+//! Each script starts with a `#!lua` shebang, so Cluster mode refuses one that
+//! touches a key of another slot. Writes that span slots (a session and its index,
+//! a message copy and its chat, a heartbeat and the registry) are separate steps in
+//! an order argued for where they are made.
 //!
-//! Channels: `chat:{chatId}`, `user:{userId}`, `presence` ([`event_bus`]).
+//! Channels: `chat:{<chatId>}`, `user:{<userId>}` (shard channels in Cluster mode:
+//! SPUBLISH / SSUBSCRIBE, kept subscribed by `pubsub_cluster`), `presence`
+//! ([`event_bus`]).
 //!
-//! Multi-step writes are single Lua scripts (`src/lua/`) or MULTI pipelines (the
-//! cache's writes that span a chat and a message are one script per slot, in an
-//! order argued for in [`cache`]); stats and `clear_all` walk keys with SCAN +
-//! UNLINK, never KEYS.
+//! Multi-step writes are single Lua scripts (`src/lua/`) or MULTI pipelines; stats
+//! and `clear_all` walk keys with SCAN + UNLINK on every master, never KEYS.
 //!
 //! # Degradation
 //!
