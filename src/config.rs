@@ -191,10 +191,35 @@ mod tests {
     }
 
     #[test]
+    fn redis_cluster_and_sentinel_are_named_modes() {
+        use webchat_redis::RedisMode;
+        let c = with(&[
+            ("REDIS_CLUSTER_NODES", "redis://a:7000,redis://b:7001"),
+            ("REDIS_URL", "redis://ignored:6379"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.redis.expect("redis configured").mode(),
+            RedisMode::Cluster
+        );
+        let c = with(&[
+            ("REDIS_SENTINELS", "s1:26379,s2:26379,s3:26379"),
+            ("REDIS_SENTINEL_MASTER", "mymaster"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.redis.expect("redis configured").mode(),
+            RedisMode::Sentinel
+        );
+    }
+
+    #[test]
     fn malformed_values_name_their_variable() {
         for (var, value) in [
             ("PORT", "x"),
             ("REDIS_URL", "http://x"),
+            ("REDIS_CLUSTER_NODES", "redis://a:1/3"),
+            ("REDIS_SENTINELS", "s1:26379"),
             ("DATABASE_URL", "mysql://x"),
             ("WEBCHAT_THROTTLE_STRICT", "ten"),
             ("WEBCHAT_PRESENCE_CLEANUP_SECS", "120"),

@@ -75,6 +75,7 @@ impl RedisBackend {
             reason: e.to_string(),
         };
         let client = redis::Client::open(config.connection.clone()).map_err(invalid)?;
+        let sentinels = Sentinels::from_config(&config).map_err(invalid)?;
         let (connector, pubsub): (Connector, PubSubConnector) = match &config.topology {
             Topology::Cluster { nodes } => {
                 let cluster = cluster_client(nodes, &config, None).map_err(invalid)?;
@@ -99,9 +100,9 @@ impl RedisBackend {
                 (commands, pubsub)
             }
             Topology::Sentinel { .. } => {
-                let sentinels = Sentinels::from_config(&config)
-                    .map_err(invalid)?
-                    .expect("sentinel topology");
+                let sentinels = sentinels
+                    .clone()
+                    .expect("a sentinel topology has sentinels");
                 let master = sentinels.clone();
                 let commands: Connector = Arc::new(move |settings| {
                     let sentinels = master.clone();
@@ -158,7 +159,7 @@ impl RedisBackend {
         let link = Arc::new(PubSubLink::new(instance.as_str().to_owned()));
         let (shutdown, stop) = watch::channel(false);
         let mut tasks = Vec::new();
-        if let Some(sentinels) = Sentinels::from_config(&config).map_err(invalid)? {
+        if let Some(sentinels) = sentinels {
             tasks.push(tokio::spawn(watch_switches(
                 sentinels,
                 commands.clone(),
