@@ -417,6 +417,25 @@ async fn the_101st_login_ends_the_oldest_session() {
 }
 
 #[tokio::test]
+async fn a_jwt_secret_shorter_than_32_bytes_stops_startup() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_webchat"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", "0")
+        .env("WEBCHAT_JWT_SECRET", "cluster-test-secret")
+        .output()
+        .await
+        .expect("webchat runs");
+    assert!(!out.status.success(), "a short secret must stop startup");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("WEBCHAT_JWT_SECRET") && stderr.contains("32 bytes"),
+        "the error names the variable: {stderr}"
+    );
+    assert!(!stderr.contains("cluster-test-secret"), "never echoes it");
+}
+
+#[tokio::test]
 async fn logout_blacklists_the_token_on_http_and_websocket() {
     let server = TestServer::memory().await;
     let (alice, _) = server.client().signup(&unique("out")).await;

@@ -367,7 +367,7 @@ pub fn redis_instance_config(prefix: &str, instance: &str) -> Config {
     let mut config = Config::from_lookup(|k| match k {
         "REDIS_URL" => Some(url.clone()),
         "WEBCHAT_KEY_PREFIX" => Some(prefix.to_owned()),
-        "WEBCHAT_JWT_SECRET" => Some("cluster-test-secret".to_owned()),
+        "WEBCHAT_JWT_SECRET" => Some("cluster-test-secret-of-more-than-32-bytes".to_owned()),
         "WEBCHAT_INSTANCE_ID" => Some(instance.to_owned()),
         _ => None,
     })
