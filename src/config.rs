@@ -33,6 +33,10 @@ pub struct Config {
     pub max_sockets_per_user: usize,
 }
 
+/// The shortest `WEBCHAT_JWT_SECRET` accepted, in bytes: HS256 keys shorter than its
+/// 256-bit hash can be brute-forced offline from any token.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
 /// Open WebSockets per user unless `WEBCHAT_MAX_SOCKETS_PER_USER` says otherwise.
 pub const DEFAULT_MAX_SOCKETS_PER_USER: usize = 20;
 
@@ -105,12 +109,23 @@ impl Config {
             })?,
             None => DEFAULT_MAX_SOCKETS_PER_USER,
         };
+        let jwt_secret = get("WEBCHAT_JWT_SECRET");
+        if let Some(secret) = &jwt_secret {
+            // The length only: the secret itself never goes into an error or a log.
+            if secret.len() < MIN_JWT_SECRET_BYTES {
+                bail!(
+                    "WEBCHAT_JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes, got {} \
+                     (generate one with `openssl rand -hex 32`)",
+                    secret.len()
+                );
+            }
+        }
         Ok(Self {
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port,
             redis,
             database_url,
-            jwt_secret: get("WEBCHAT_JWT_SECRET"),
+            jwt_secret,
             throttle_default: policy(
                 "WEBCHAT_THROTTLE_DEFAULT",
                 "default",
@@ -202,10 +217,23 @@ mod tests {
             ("WEBCHAT_LOG_FORMAT", "xml"),
             ("WEBCHAT_MAX_SOCKETS_PER_USER", "0"),
             ("WEBCHAT_MAX_SOCKETS_PER_USER", "many"),
+            ("WEBCHAT_JWT_SECRET", "too-short-a-secret"),
+            ("WEBCHAT_JWT_SECRET", "0123456789abcdef0123456789abcde"),
         ] {
             let err = format!("{:#}", with(&[(var, value)]).unwrap_err());
             assert!(err.contains(var), "{var}: {err}");
         }
+        let err = format!(
+            "{:#}",
+            with(&[("WEBCHAT_JWT_SECRET", "hunter2-hunter2")]).unwrap_err()
+        );
+        assert!(
+            !err.contains("hunter2"),
+            "the secret is never echoed: {err}"
+        );
+        let secret = "0123456789abcdef0123456789abcdef";
+        let c = with(&[("WEBCHAT_JWT_SECRET", secret)]).unwrap();
+        assert_eq!(c.jwt_secret.as_deref(), Some(secret), "32 bytes are enough");
         let c = with(&[("WEBCHAT_THROTTLE_STRICT", "3/10")]).unwrap();
         assert_eq!(
             (c.throttle_strict.limit, c.throttle_strict.window),

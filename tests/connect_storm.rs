@@ -63,7 +63,10 @@ async fn seed(db_url: &str, redis_url: &str, prefix: &str) -> Vec<String> {
                     user_agent: None,
                     refresh_token_hash: TokenFingerprint::of("unused").as_str().to_owned(),
                 };
-                sessions.create(&session).await.expect("session stored");
+                sessions
+                    .create(&session, 100)
+                    .await
+                    .expect("session stored");
                 codec.issue(
                     user.id,
                     session.id,

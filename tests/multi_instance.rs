@@ -255,6 +255,48 @@ async fn throttle_and_logout_are_shared_by_every_instance() {
     cluster.stop().await;
 }
 
+#[tokio::test]
+async fn a_refresh_token_reused_on_another_instance_ends_the_session_everywhere() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let name = unique("reuse");
+    let (_, login) = cluster.a.client().signup(&name).await;
+    let (sibling, _) = cluster.b.client().login_as(&name).await;
+    let stolen = json!({"refresh_token": login["refresh_token"]});
+    let thief = cluster
+        .a
+        .client()
+        .post("/api/auth/refresh", stolen.clone())
+        .await;
+    assert_eq!(thief.status, 200, "{}", thief.body);
+    let reuse = cluster.b.client().post("/api/auth/refresh", stolen).await;
+    assert_eq!(
+        (reuse.status, reuse.body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    let thief_access = thief.body["access_token"].as_str().unwrap();
+    for server in [&cluster.a, &cluster.b] {
+        let api = server.client();
+        assert_eq!(
+            api.with_token(thief_access)
+                .get("/api/users/me")
+                .await
+                .status,
+            401
+        );
+        let r = api
+            .post(
+                "/api/auth/refresh",
+                json!({"refresh_token": thief.body["refresh_token"]}),
+            )
+            .await;
+        assert_eq!(r.status, 401, "the thief's refresh token is refused");
+    }
+    assert_eq!(sibling.get("/api/users/me").await.status, 200);
+    cluster.stop().await;
+}
+
 /// the key table of docs/protocol.md: type, and whether a TTL is required.
 fn expected(key: &str) -> Option<(&'static str, bool)> {
     let rules: [(&str, &str, bool); 13] = [

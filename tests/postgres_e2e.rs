@@ -19,7 +19,7 @@ fn config(db: &TestDatabase, prefix: Option<&str>, instance: &str) -> Config {
         "DATABASE_URL" => Some(url.clone()),
         "REDIS_URL" => prefix.map(|_| redis.clone()),
         "WEBCHAT_KEY_PREFIX" => prefix.map(str::to_owned),
-        "WEBCHAT_JWT_SECRET" => Some("pg-test-secret".to_owned()),
+        "WEBCHAT_JWT_SECRET" => Some("pg-test-secret-of-more-than-32-bytes".to_owned()),
         "WEBCHAT_INSTANCE_ID" => Some(instance.to_owned()),
         _ => None,
     })
@@ -174,7 +174,10 @@ async fn spawn(db: &TestDatabase, prefix: &str, instance: &str) -> Process {
             ("DATABASE_URL", db.url()),
             ("REDIS_URL", redis.as_str()),
             ("WEBCHAT_KEY_PREFIX", prefix),
-            ("WEBCHAT_JWT_SECRET", "two-process-secret"),
+            (
+                "WEBCHAT_JWT_SECRET",
+                "two-process-secret-of-more-than-32-bytes",
+            ),
         ],
     )
     .await

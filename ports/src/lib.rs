@@ -35,7 +35,7 @@ pub use repository::{
     ChangePage, Changed, ChatRepository, InsertOutcome, Memberships, MessageRepository,
     Repositories, UserRepository,
 };
-pub use session::SessionStore;
+pub use session::{Rotation, SessionStore};
 
 #[cfg(feature = "mock")]
 pub use {

@@ -26,6 +26,10 @@ pub trait UserRepository: Send + Sync {
     /// Looks a user up by name, without regard to ASCII case.
     async fn find_by_username(&self, username: &Username) -> PortResult<Option<User>>;
 
+    /// Replaces the user's stored password hash. `PortError::NotFound` when no user
+    /// has that id.
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> PortResult<()>;
+
     /// Users whose name starts with `prefix` (compared without regard to ASCII case;
     /// `%`, `_` and `\\` are plain characters), ordered by lowercased name, at most
     /// `limit`.

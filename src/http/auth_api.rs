@@ -8,8 +8,8 @@ use poem_openapi::{ApiResponse, OpenApi, Tags};
 use uuid::Uuid;
 
 use super::dto::{
-    LoginRequest, OnlineUsersDto, PresenceDto, RefreshRequest, RegisterRequest, SessionDto,
-    TokenResponse, UserDto,
+    ChangePasswordRequest, LoginRequest, OnlineUsersDto, PresenceDto, RefreshRequest,
+    RegisterRequest, SessionDto, TokenResponse, UserDto,
 };
 use super::error::ApiResult;
 use super::limits::Lenient;
@@ -69,7 +69,9 @@ impl AuthApi {
 
     /// Log in: creates a session (with IP and user agent) and returns a token pair.
     /// Unknown user and wrong password get the same 401 `invalid_credentials`.
-    /// Throttled by the `strict` policy per client IP.
+    /// Throttled by the `strict` policy per client address (IPv6 per /64) and per
+    /// account (known or not, the same 429). A user's 101st live session ends the
+    /// one that expires first.
     #[oai(path = "/api/auth/login", method = "post")]
     async fn login(
         &self,
@@ -92,11 +94,34 @@ impl AuthApi {
     }
 
     /// Exchange a refresh token for a new pair. Rotates: the old refresh token stops
-    /// working.
+    /// working. Presenting a refresh token that was already used (reuse) is 401
+    /// `invalid_token` and ends its whole session: every access and refresh token of
+    /// it is refused from then on.
     #[oai(path = "/api/auth/refresh", method = "post")]
     async fn refresh(&self, body: Json<RefreshRequest>) -> ApiResult<Json<TokenResponse>> {
         let pair = self.uc.auth.refresh(body.0.refresh_token.as_str()).await?;
         Ok(Json(pair.into()))
+    }
+
+    /// Change the current user's password. `current_password` must be right (else
+    /// 401 `invalid_credentials`); `new_password` follows the registration rules (400
+    /// `validation`). Every other session of the user ends; the caller's stays.
+    /// Throttled by the `strict` policy per user.
+    #[oai(path = "/api/auth/password", method = "post")]
+    async fn change_password(
+        &self,
+        auth: BearerAuth,
+        body: Json<ChangePasswordRequest>,
+    ) -> ApiResult<NoContent> {
+        self.uc
+            .auth
+            .change_password(
+                &auth.0,
+                body.0.current_password.as_str(),
+                body.0.new_password.as_str(),
+            )
+            .await?;
+        Ok(NoContent::NoContent)
     }
 
     /// End the current session; its access token is refused from now on.

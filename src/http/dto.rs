@@ -56,6 +56,16 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Clone, Object)]
+pub struct ChangePasswordRequest {
+    /// The password now in use (any string: a wrong one is 401
+    /// `invalid_credentials`).
+    pub current_password: Lenient<String>,
+    /// 8..128 characters, as at registration.
+    #[oai(validator(min_length = 8, max_length = 128))]
+    pub new_password: Lenient<String>,
+}
+
+#[derive(Debug, Clone, Object)]
 pub struct RefreshRequest {
     pub refresh_token: Lenient<String>,
 }

@@ -77,12 +77,18 @@ impl UseCases {
             ports.presence.clone(),
             ports.sessions.clone(),
         ));
+        let throttle = Arc::new(Throttle::new(
+            ports.rate_limiter.clone(),
+            settings.throttle_default,
+            settings.throttle_strict,
+        ));
         let auth = Arc::new(AuthService::new(
             ports.users.clone(),
             ports.sessions.clone(),
             ports.clock.clone(),
             TokenCodec::new(&settings.jwt_secret),
             settings.auth,
+            throttle.clone(),
         ));
         let chats = Arc::new(ChatService::new(
             ports.chats.clone(),
@@ -111,11 +117,6 @@ impl UseCases {
             ports.clock.clone(),
             events,
             settings.instance,
-        ));
-        let throttle = Arc::new(Throttle::new(
-            ports.rate_limiter.clone(),
-            settings.throttle_default,
-            settings.throttle_strict,
         ));
         Self {
             admin,

@@ -181,6 +181,19 @@ impl Api {
         (self.with_token(&token), r.body)
     }
 
+    /// Logs `name` (registered with `password-1`) in once more: a new session.
+    pub async fn login_as(&self, name: &str) -> (Api, Value) {
+        let r = self
+            .post(
+                "/api/auth/login",
+                json!({"username": name, "password": "password-1"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "login {name}: {}", r.body);
+        let token = r.body["access_token"].as_str().expect("token").to_owned();
+        (self.with_token(&token), r.body)
+    }
+
     pub fn token(&self) -> &str {
         self.token.as_deref().expect("logged in")
     }
@@ -354,7 +367,7 @@ pub fn redis_instance_config(prefix: &str, instance: &str) -> Config {
     let mut config = Config::from_lookup(|k| match k {
         "REDIS_URL" => Some(url.clone()),
         "WEBCHAT_KEY_PREFIX" => Some(prefix.to_owned()),
-        "WEBCHAT_JWT_SECRET" => Some("cluster-test-secret".to_owned()),
+        "WEBCHAT_JWT_SECRET" => Some("cluster-test-secret-of-more-than-32-bytes".to_owned()),
         "WEBCHAT_INSTANCE_ID" => Some(instance.to_owned()),
         _ => None,
     })

@@ -78,7 +78,7 @@ async fn scenario(backend: &webchat_redis::RedisBackend) {
         user_agent: None,
         refresh_token_hash: TokenFingerprint::of("refresh").as_str().to_owned(),
     };
-    sessions.create(&session).await.unwrap();
+    sessions.create(&session, 100).await.unwrap();
     sessions
         .blacklist_token(
             &TokenFingerprint::of("access"),

@@ -132,7 +132,7 @@ async fn a_message_repository_that_is_down_is_a_503() {
 
 fn sessions_down() -> MockSessionStore {
     let mut s = MockSessionStore::new();
-    s.expect_create().returning(|_| Err(down()));
+    s.expect_create().returning(|_, _| Err(down()));
     s.expect_get().returning(|_| Err(down()));
     s.expect_authorize().returning(|_, _| Err(down()));
     s.expect_blacklist_token().returning(|_, _| Err(down()));
@@ -167,7 +167,7 @@ async fn a_session_store_that_is_down_fails_authentication_closed() {
         TokenCodec::new(SECRET).issue(user.id, session, now, now + chrono::Duration::minutes(5));
     auth_unavailable(auth.authenticate(&token).await);
     auth_unavailable(
-        auth.refresh(&crate::usecase::tokens::new_refresh_token(session))
+        auth.refresh(&TokenCodec::new(SECRET).new_refresh_token(session))
             .await,
     );
     // A bad token is still refused as such: no store call is needed to know.

@@ -1,11 +1,30 @@
--- Stores a new session and indexes it under its user, refusing an existing id.
+-- Stores a new session and indexes it under its user, refusing an existing id; then
+-- ends the user's other sessions that expire first until at most ARGV[5] remain.
 -- KEYS[1] session:{id}  KEYS[2] user:sessions:{u}
--- ARGV[1] session JSON  ARGV[2] ttl ms  ARGV[3] expiry (unix ms, the index score)  ARGV[4] session id
--- Returns 0 when the id is taken.
-if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 0 end
+-- ARGV[1] session JSON  ARGV[2] ttl ms  ARGV[3] expiry (unix ms, the index score)
+-- ARGV[4] session id  ARGV[5] most live sessions per user (>= 1)  ARGV[6] now (unix ms)
+-- ARGV[7] the session key prefix ({prefix}session:), to name the sessions it ends
+-- Returns -1 when the id is taken, else how many sessions it ended.
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return -1 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 -- The index must outlive its longest session.
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
-return 1
+-- Expired sessions do not count (their keys are gone with their score).
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
+local max = tonumber(ARGV[5])
+local excess = redis.call('ZCARD', KEYS[2]) - max
+if excess <= 0 then return 0 end
+-- The earliest to expire, one more in case the new session is among them.
+local oldest = redis.call('ZRANGE', KEYS[2], 0, excess)
+local ended = 0
+for _, id in ipairs(oldest) do
+  if excess == 0 then break end
+  if id ~= ARGV[4] then
+    ended = ended + redis.call('DEL', ARGV[7] .. id)
+    redis.call('ZREM', KEYS[2], id)
+    excess = excess - 1
+  end
+end
+return ended
