@@ -73,7 +73,14 @@ export class Api {
   /** Renews the token pair; one refresh runs at a time. Ends the session on 401. */
   refresh() {
     if (!this.refreshing) {
-      this.refreshing = this.doRefresh().finally(() => {
+      // Tabs of one browser share the pair (localStorage). A refresh token used
+      // twice ends its session, so tabs take turns (Web Locks, where the page is a
+      // secure context) and each re-reads what the previous one stored.
+      const run = () => this.doRefresh();
+      const turn = navigator.locks
+        ? navigator.locks.request('webchat-refresh', run)
+        : run();
+      this.refreshing = turn.finally(() => {
         this.refreshing = null;
       });
     }
