@@ -165,6 +165,88 @@ async fn concurrent_sends_through_two_instances_get_seqs_one_to_n() {
     db.drop_database().await;
 }
 
+/// PostgreSQL refuses NUL in text: before the domain refused control characters, a
+/// NUL in a chat name or message content reached it and came back as 503. Now
+/// every transport answers 400 `validation` and the database is never asked.
+#[tokio::test]
+async fn control_characters_are_a_400_on_postgres_not_a_503() {
+    let Some(db) = TestDatabase::create_or_skip().await else {
+        return;
+    };
+    let (server, backends) = boot(&config(&db, None, "nul-1")).await;
+    let api = server.client();
+    let r = api
+        .post(
+            "/api/auth/register",
+            json!({"username": unique("n"), "password": "password-1", "display_name": "N\u{0}"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("validation")),
+        "{}",
+        r.body
+    );
+    let (alice, _) = api.signup(&unique("a")).await;
+    let r = alice
+        .post("/api/chats", json!({"name": "nul\u{0}chat"}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("validation")),
+        "{}",
+        r.body
+    );
+    let chat = create_chat(&alice, "clean", &[]).await;
+    let path = format!("/api/chats/{chat}/messages");
+    let r = alice
+        .post(&path, json!({"content": "nul\u{0}content"}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("validation")),
+        "{}",
+        r.body
+    );
+    let sent = alice.post(&path, json!({"content": "fine"})).await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let id = sent.body["id"].as_str().unwrap();
+    let r = alice
+        .patch(
+            &format!("/api/messages/{id}"),
+            json!({"content": "edit\u{0}"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("validation")),
+        "{}",
+        r.body
+    );
+
+    let mut ws = Ws::connect(server.addr, alice.token()).await;
+    ws.send_json(json!({"type": "send", "chat_id": chat, "content": "ws\u{0}"}))
+        .await;
+    let err = ws.expect("error").await;
+    assert_eq!(err["code"], "validation", "{err}");
+    ws.close().await;
+
+    let history = alice.get(&path).await;
+    assert_eq!(history.status, 200);
+    assert_eq!(
+        history.body.as_array().unwrap().len(),
+        1,
+        "only the clean send stored"
+    );
+    assert_eq!(
+        history.body[0]["content"], "fine",
+        "the refused edit changed nothing"
+    );
+    server.stop().await;
+    backends.shutdown().await;
+    db.drop_database().await;
+}
+
 /// A real `webchat` process on the test database and the shared Redis.
 async fn spawn(db: &TestDatabase, prefix: &str, instance: &str) -> Process {
     let redis = common::redis_url();
