@@ -31,10 +31,16 @@ pub struct Config {
     /// `WEBCHAT_MAX_SOCKETS_PER_USER`: open WebSockets one user may hold across every
     /// instance (default 20); the next upgrade is answered 429.
     pub max_sockets_per_user: usize,
+    /// `WEBCHAT_MAX_CHAT_MEMBERS`: members one chat may have (default 1000); creating
+    /// a chat with more, or adding one past it, is answered 409 `chat_full`.
+    pub max_chat_members: usize,
 }
 
 /// Open WebSockets per user unless `WEBCHAT_MAX_SOCKETS_PER_USER` says otherwise.
 pub const DEFAULT_MAX_SOCKETS_PER_USER: usize = 20;
+
+/// Members a chat may have unless `WEBCHAT_MAX_CHAT_MEMBERS` says otherwise.
+pub const DEFAULT_MAX_CHAT_MEMBERS: usize = 1000;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -105,6 +111,12 @@ impl Config {
             })?,
             None => DEFAULT_MAX_SOCKETS_PER_USER,
         };
+        let max_chat_members = match get("WEBCHAT_MAX_CHAT_MEMBERS") {
+            Some(n) => n.parse().ok().filter(|n| *n >= 1).with_context(|| {
+                format!("WEBCHAT_MAX_CHAT_MEMBERS: expected a number >= 1, got {n:?}")
+            })?,
+            None => DEFAULT_MAX_CHAT_MEMBERS,
+        };
         Ok(Self {
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port,
@@ -134,6 +146,7 @@ impl Config {
             },
             log_format: LogFormat::parse(get("WEBCHAT_LOG_FORMAT").as_deref())?,
             max_sockets_per_user,
+            max_chat_members,
         })
     }
 
@@ -170,6 +183,7 @@ mod tests {
         assert!(c.metrics, "metrics are on by default");
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.max_sockets_per_user, 20);
+        assert_eq!(c.max_chat_members, 1000);
     }
 
     #[test]
@@ -202,10 +216,18 @@ mod tests {
             ("WEBCHAT_LOG_FORMAT", "xml"),
             ("WEBCHAT_MAX_SOCKETS_PER_USER", "0"),
             ("WEBCHAT_MAX_SOCKETS_PER_USER", "many"),
+            ("WEBCHAT_MAX_CHAT_MEMBERS", "0"),
+            ("WEBCHAT_MAX_CHAT_MEMBERS", "-5"),
         ] {
             let err = format!("{:#}", with(&[(var, value)]).unwrap_err());
             assert!(err.contains(var), "{var}: {err}");
         }
+        assert_eq!(
+            with(&[("WEBCHAT_MAX_CHAT_MEMBERS", "3")])
+                .unwrap()
+                .max_chat_members,
+            3
+        );
         let c = with(&[("WEBCHAT_THROTTLE_STRICT", "3/10")]).unwrap();
         assert_eq!(
             (c.throttle_strict.limit, c.throttle_strict.window),

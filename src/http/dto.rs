@@ -152,7 +152,9 @@ impl From<UserPresence> for PresenceDto {
 
 #[derive(Debug, Clone, Object)]
 pub struct OnlineUsersDto {
+    /// How many users are online or away in all (not only on this page).
     pub count: u64,
+    /// This page of them, by `user_id`.
     pub users: Vec<PresenceDto>,
 }
 
