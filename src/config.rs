@@ -31,6 +31,9 @@ pub struct Config {
     /// `WEBCHAT_MAX_SOCKETS_PER_USER`: open WebSockets one user may hold across every
     /// instance (default 20); the next upgrade is answered 429.
     pub max_sockets_per_user: usize,
+    /// `WEBCHAT_MAX_CHAT_MEMBERS`: members one chat may have (default 1000); creating
+    /// a chat with more, or adding one past it, is answered 409 `chat_full`.
+    pub max_chat_members: usize,
 }
 
 /// The shortest `WEBCHAT_JWT_SECRET` accepted, in bytes: HS256 keys shorter than its
@@ -39,6 +42,9 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// Open WebSockets per user unless `WEBCHAT_MAX_SOCKETS_PER_USER` says otherwise.
 pub const DEFAULT_MAX_SOCKETS_PER_USER: usize = 20;
+
+/// Members a chat may have unless `WEBCHAT_MAX_CHAT_MEMBERS` says otherwise.
+pub const DEFAULT_MAX_CHAT_MEMBERS: usize = 1000;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,6 +126,12 @@ impl Config {
                 );
             }
         }
+        let max_chat_members = match get("WEBCHAT_MAX_CHAT_MEMBERS") {
+            Some(n) => n.parse().ok().filter(|n| *n >= 1).with_context(|| {
+                format!("WEBCHAT_MAX_CHAT_MEMBERS: expected a number >= 1, got {n:?}")
+            })?,
+            None => DEFAULT_MAX_CHAT_MEMBERS,
+        };
         Ok(Self {
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port,
@@ -149,6 +161,7 @@ impl Config {
             },
             log_format: LogFormat::parse(get("WEBCHAT_LOG_FORMAT").as_deref())?,
             max_sockets_per_user,
+            max_chat_members,
         })
     }
 
@@ -185,6 +198,7 @@ mod tests {
         assert!(c.metrics, "metrics are on by default");
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.max_sockets_per_user, 20);
+        assert_eq!(c.max_chat_members, 1000);
     }
 
     #[test]
@@ -219,6 +233,8 @@ mod tests {
             ("WEBCHAT_MAX_SOCKETS_PER_USER", "many"),
             ("WEBCHAT_JWT_SECRET", "too-short-a-secret"),
             ("WEBCHAT_JWT_SECRET", "0123456789abcdef0123456789abcde"),
+            ("WEBCHAT_MAX_CHAT_MEMBERS", "0"),
+            ("WEBCHAT_MAX_CHAT_MEMBERS", "-5"),
         ] {
             let err = format!("{:#}", with(&[(var, value)]).unwrap_err());
             assert!(err.contains(var), "{var}: {err}");
@@ -234,6 +250,12 @@ mod tests {
         let secret = "0123456789abcdef0123456789abcdef";
         let c = with(&[("WEBCHAT_JWT_SECRET", secret)]).unwrap();
         assert_eq!(c.jwt_secret.as_deref(), Some(secret), "32 bytes are enough");
+        assert_eq!(
+            with(&[("WEBCHAT_MAX_CHAT_MEMBERS", "3")])
+                .unwrap()
+                .max_chat_members,
+            3
+        );
         let c = with(&[("WEBCHAT_THROTTLE_STRICT", "3/10")]).unwrap();
         assert_eq!(
             (c.throttle_strict.limit, c.throttle_strict.window),

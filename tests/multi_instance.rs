@@ -6,11 +6,11 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    create_chat, redis_instance_config, redis_or_skip, unique, unique_prefix, user_id, TestServer,
-    Ws,
+    create_chat, direct_login, redis_instance_config, redis_or_skip, unique, unique_prefix,
+    user_id, walk_pages, TestServer, Ws,
 };
 use redis::AsyncCommands;
-use serde_json::json;
+use serde_json::{json, Value};
 use webchat::app::wiring::{build_with, Backends};
 use webchat_memory::memory_repositories;
 
@@ -299,8 +299,10 @@ async fn a_refresh_token_reused_on_another_instance_ends_the_session_everywhere(
 
 /// the key table of docs/protocol.md: type, and whether a TTL is required.
 fn expected(key: &str) -> Option<(&'static str, bool)> {
-    let rules: [(&str, &str, bool); 13] = [
+    // The longer name first: `users:online:by_id` also starts with `users:online`.
+    let rules: [(&str, &str, bool); 14] = [
         ("user:presence:", "string", true),
+        ("users:online:by_id", "zset", false),
         ("users:online", "set", false),
         ("user:sockets:", "set", true),
         ("session:", "string", true),
@@ -490,5 +492,42 @@ async fn admin_commands_act_on_the_shared_redis() {
         "sessions cleared"
     );
     ws.close().await;
+    cluster.stop().await;
+}
+
+/// `GET /api/users/online` on Redis: users connected to either instance, walked
+/// page by page from one instance, each once, by id; `count` is the total.
+#[tokio::test]
+async fn online_users_page_by_id_across_instances() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let mut sockets = Vec::new();
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    for i in 0..7 {
+        let server = if i % 2 == 0 { &cluster.a } else { &cluster.b };
+        let (t, id) = direct_login(&server.app, &unique("o")).await;
+        let mut ws = Ws::connect(server.addr, &t).await;
+        ws.sync().await;
+        sockets.push(ws);
+        ids.push(id);
+        token = t;
+    }
+    ids.sort();
+    let api = cluster.a.client().with_token(&token);
+    let users = |v: &Value| v["users"].as_array().unwrap().clone();
+    for limit in [Some(2), Some(3), None] {
+        let walked = walk_pages(&api, "/api/users/online", limit, users, "user_id").await;
+        assert_eq!(walked, ids, "limit {limit:?}");
+    }
+    let page = api
+        .get(&format!("/api/users/online?limit=2&after={}", ids[4]))
+        .await;
+    assert_eq!(page.body["count"], 7);
+    assert_eq!(users(&page.body).len(), 2);
+    for ws in sockets {
+        ws.close().await;
+    }
     cluster.stop().await;
 }

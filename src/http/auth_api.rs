@@ -193,13 +193,29 @@ impl UserApi {
         Ok(Json(users.into_iter().map(Into::into).collect()))
     }
 
-    /// Everyone online or away, on any instance.
+    /// One page of everyone online or away, on any instance, ordered by user id:
+    /// `limit` 1..200 (default 100) users with an id greater than `after`; `count`
+    /// is how many are online in all. The next page starts after the last
+    /// `user_id` received; a page shorter than `limit` is the last.
     #[oai(path = "/api/users/online", method = "get")]
-    async fn online(&self, _auth: BearerAuth) -> ApiResult<Json<OnlineUsersDto>> {
-        let users = self.uc.presence.online().await?;
+    async fn online(
+        &self,
+        _auth: BearerAuth,
+        /// 1..200, default 100.
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
+        limit: Query<Option<Lenient<u32>>>,
+        /// The last `user_id` of the previous page: only users with a greater id
+        /// (from the first when absent).
+        after: Query<Option<Uuid>>,
+    ) -> ApiResult<Json<OnlineUsersDto>> {
+        let page = self
+            .uc
+            .presence
+            .online(after.0.map(Into::into), limit.0.map(|l| l.0 as usize))
+            .await?;
         Ok(Json(OnlineUsersDto {
-            count: users.len() as u64,
-            users: users.into_iter().map(Into::into).collect(),
+            count: page.total,
+            users: page.users.into_iter().map(Into::into).collect(),
         }))
     }
 

@@ -51,6 +51,8 @@ pub struct Settings {
     pub auth: AuthConfig,
     pub throttle_default: RateLimitPolicy,
     pub throttle_strict: RateLimitPolicy,
+    /// Most members a chat may have (`WEBCHAT_MAX_CHAT_MEMBERS`).
+    pub max_chat_members: usize,
 }
 
 /// Every use case. Cheap to clone: each is shared behind an `Arc`.
@@ -96,6 +98,7 @@ impl UseCases {
             ports.messages.clone(),
             ports.clock.clone(),
             events.clone(),
+            settings.max_chat_members,
         ));
         let announcer = ports.announcer.clone().unwrap_or_else(|| {
             Arc::new(CacheThenPublish::new(

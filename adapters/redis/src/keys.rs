@@ -48,6 +48,10 @@ impl Keys {
     pub(crate) fn online(&self) -> String {
         self.key(format_args!("users:online"))
     }
+    /// The ids of `users:online` as a zset (scores 0), for paging by id.
+    pub(crate) fn online_by_id(&self) -> String {
+        self.key(format_args!("users:online:by_id"))
+    }
     pub(crate) fn sockets(&self, user: UserId) -> String {
         self.key(format_args!("user:sockets:{user}"))
     }
@@ -117,6 +121,7 @@ mod tests {
         let u = UserId::new();
         assert_eq!(k.presence(u), format!("webchat:user:presence:{u}"));
         assert_eq!(k.online(), "webchat:users:online");
+        assert_eq!(k.online_by_id(), "webchat:users:online:by_id");
         assert_eq!(
             k.throttle("strict", "1.2.3.4", "/api/auth/login"),
             "webchat:throttle:strict:1.2.3.4:/api/auth/login"

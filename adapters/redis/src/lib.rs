@@ -31,6 +31,7 @@
 //! |---|---|---|---|
 //! | `user:presence:{userId}` | string, JSON UserPresence | `online_ttl` while online, refreshed by activity; `offline_ttl` once offline | [`presence`] |
 //! | `users:online` | set of user ids | none; the cleanup job removes members whose record is gone | [`presence`] |
+//! | `users:online:by_id` | zset of the same ids, scores 0 (pages by id, `ZRANGE BYLEX`) | none; written with `users:online` | [`presence`] |
 //! | `user:sockets:{userId}` | set of `{instanceId}:{connId}` | `online_ttl`, refreshed with the record | [`presence`] |
 //! | `instance:{instanceId}` | string, last heartbeat time | `instance_ttl`; gone = instance dead | [`presence`] |
 //! | `session:{sessionId}` | string, JSON UserSession | until `expires_at` | [`session`] |

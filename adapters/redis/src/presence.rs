@@ -2,7 +2,8 @@
 //!
 //! Keys (under the prefix): `user:presence:{userId}` string, the JSON UserPresence,
 //! living `online_ttl` while online (refreshed by `touch`) and `offline_ttl` once
-//! offline; `users:online` set of user ids; `user:sockets:{userId}` set of socket ids
+//! offline; `users:online` set of user ids, mirrored by the zset `users:online:by_id`
+//! (scores 0, so ordered by id, for paging); `user:sockets:{userId}` set of socket ids
 //! (`{instanceId}:{connId}`) refreshed with the record; `instance:{instanceId}`
 //! string (the heartbeat time) living `instance_ttl`, whose absence marks the
 //! instance dead so the cleanup job drops its sockets. Every write that reads a
@@ -15,7 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use redis::Script;
 use webchat_domain::{InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
-use webchat_ports::{PortResult, PresenceChange, PresenceConfig, PresenceStore};
+use webchat_ports::{OnlinePage, PortResult, PresenceChange, PresenceConfig, PresenceStore};
 
 use crate::backend::{corrupt, millis, unavailable, RedisBackend};
 use crate::connection::SharedHandle;
@@ -31,6 +32,8 @@ static TOUCH: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/presence_touch.lua")));
 static CLEANUP: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/presence_cleanup.lua")));
+static PAGE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/presence_page.lua")));
 
 /// Users handled per cleanup script call: bounds how long one call blocks Redis.
 const CLEANUP_PAGE: usize = 200;
@@ -55,7 +58,7 @@ impl RedisPresenceStore {
         }
     }
 
-    /// Runs one of the per-user scripts with its three keys.
+    /// Runs one of the per-user scripts with its four keys.
     async fn run<T: redis::FromRedisValue>(
         &self,
         op: &str,
@@ -69,6 +72,7 @@ impl RedisPresenceStore {
             .key(keys.presence(user))
             .key(keys.sockets(user))
             .key(keys.online())
+            .key(keys.online_by_id())
             .arg(user.to_string());
         for arg in args {
             invocation.arg(*arg);
@@ -96,6 +100,19 @@ fn encode(presence: &UserPresence) -> PortResult<String> {
 
 fn decode(json: &str) -> PortResult<UserPresence> {
     serde_json::from_str(json).map_err(|e| corrupt("presence", e))
+}
+
+/// The page script's answer: the total, then the records.
+fn split_page(reply: Vec<redis::Value>) -> PortResult<(u64, Vec<String>)> {
+    let mut items = reply.into_iter();
+    let total = items
+        .next()
+        .ok_or_else(|| corrupt("online page", "empty reply"))
+        .and_then(|v| redis::from_redis_value(v).map_err(|e| corrupt("online page", e)))?;
+    let records = items
+        .map(|v| redis::from_redis_value(v).map_err(|e| corrupt("online page", e)))
+        .collect::<PortResult<_>>()?;
+    Ok((total, records))
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -193,28 +210,30 @@ impl PresenceStore for RedisPresenceStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn online_users(&self) -> PortResult<Vec<UserPresence>> {
+    async fn online_page(&self, after: Option<UserId>, limit: usize) -> PortResult<OnlinePage> {
+        if limit == 0 {
+            return Ok(OnlinePage::default());
+        }
         let keys = self.backend.keys();
         let mut conn = self.backend.conn().await?;
-        let users = self.online_members(&mut conn).await?;
-        let mut online = Vec::with_capacity(users.len());
-        // Members whose record expired are left for the cleanup job to announce.
-        for page in users.chunks(500) {
-            let presence_keys: Vec<String> = page.iter().map(|u| keys.presence_of(u)).collect();
-            let records: Vec<Option<String>> = redis::cmd("MGET")
-                .arg(&presence_keys)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| unavailable("MGET presence", e))?;
-            for json in records.into_iter().flatten() {
-                let presence = decode(&json)?;
-                if presence.status != PresenceStatus::Offline {
-                    online.push(presence);
-                }
-            }
-        }
-        online.sort_by_key(|p| p.user_id);
-        Ok(online)
+        // Members whose record expired are skipped, left for the cleanup job to announce.
+        let (total, records): (u64, Vec<String>) = PAGE
+            .key(keys.online())
+            .key(keys.online_by_id())
+            .arg(keys.prefix())
+            .arg(after.map(|u| u.to_string()).unwrap_or_default())
+            .arg(limit)
+            .invoke_async::<Vec<redis::Value>>(&mut conn)
+            .await
+            .map_err(|e| unavailable("online_page", e))
+            .and_then(split_page)?;
+        Ok(OnlinePage {
+            users: records
+                .iter()
+                .map(|json| decode(json))
+                .collect::<PortResult<_>>()?,
+            total,
+        })
     }
 
     #[tracing::instrument(skip(self))]
@@ -255,6 +274,7 @@ impl PresenceStore for RedisPresenceStore {
             let mut invocation = CLEANUP.prepare_invoke();
             invocation
                 .key(keys.online())
+                .key(keys.online_by_id())
                 .arg(keys.prefix())
                 .arg(&ttl)
                 .arg(&now);
@@ -283,6 +303,7 @@ impl PresenceStore for RedisPresenceStore {
                 "user:presence:*",
                 "user:sockets:*",
                 "users:online",
+                "users:online:by_id",
                 "instance:*",
             ],
         )

@@ -18,6 +18,7 @@ use webchat_redis::{RedisMessageCache, RedisPresenceStore, RedisRateLimiter, Red
 /// (name after the prefix starts with, TYPE, has a TTL)
 const TABLE: &[(&str, &str, bool)] = &[
     ("user:presence:", "string", true),
+    ("users:online:by_id", "zset", false),
     ("users:online", "set", false),
     ("user:sockets:", "set", true),
     ("instance:", "string", true),

@@ -3,7 +3,7 @@
 -- is gone are dropped; a user left with no socket is written offline and returned.
 -- Per-user keys are derived from the prefix because the page's users are only
 -- known at run time (this deployment is single-node Redis, not Cluster).
--- KEYS[1] users:online
+-- KEYS[1] users:online  KEYS[2] users:online:by_id
 -- ARGV[1] key prefix  ARGV[2] offline ttl ms  ARGV[3] now (RFC 3339)  ARGV[4..] user ids
 -- Returns the offline records written (JSON).
 local gone = {}
@@ -26,6 +26,7 @@ for i = 4, #ARGV do
   end
   if redis.call('SCARD', skey) == 0 then
     redis.call('SREM', KEYS[1], user)
+    redis.call('ZREM', KEYS[2], user)
     if rec == nil or rec['status'] ~= 'offline' then
       rec = rec or {user_id = user}
       rec['status'] = 'offline'
