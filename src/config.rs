@@ -31,10 +31,20 @@ pub struct Config {
     /// `WEBCHAT_MAX_SOCKETS_PER_USER`: open WebSockets one user may hold across every
     /// instance (default 20); the next upgrade is answered 429.
     pub max_sockets_per_user: usize,
+    /// `WEBCHAT_MAX_CHAT_MEMBERS`: members one chat may have (default 1000); creating
+    /// a chat with more, or adding one past it, is answered 409 `chat_full`.
+    pub max_chat_members: usize,
 }
+
+/// The shortest `WEBCHAT_JWT_SECRET` accepted, in bytes: HS256 keys shorter than its
+/// 256-bit hash can be brute-forced offline from any token.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// Open WebSockets per user unless `WEBCHAT_MAX_SOCKETS_PER_USER` says otherwise.
 pub const DEFAULT_MAX_SOCKETS_PER_USER: usize = 20;
+
+/// Members a chat may have unless `WEBCHAT_MAX_CHAT_MEMBERS` says otherwise.
+pub const DEFAULT_MAX_CHAT_MEMBERS: usize = 1000;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -105,12 +115,29 @@ impl Config {
             })?,
             None => DEFAULT_MAX_SOCKETS_PER_USER,
         };
+        let jwt_secret = get("WEBCHAT_JWT_SECRET");
+        if let Some(secret) = &jwt_secret {
+            // The length only: the secret itself never goes into an error or a log.
+            if secret.len() < MIN_JWT_SECRET_BYTES {
+                bail!(
+                    "WEBCHAT_JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes, got {} \
+                     (generate one with `openssl rand -hex 32`)",
+                    secret.len()
+                );
+            }
+        }
+        let max_chat_members = match get("WEBCHAT_MAX_CHAT_MEMBERS") {
+            Some(n) => n.parse().ok().filter(|n| *n >= 1).with_context(|| {
+                format!("WEBCHAT_MAX_CHAT_MEMBERS: expected a number >= 1, got {n:?}")
+            })?,
+            None => DEFAULT_MAX_CHAT_MEMBERS,
+        };
         Ok(Self {
             host: get("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port,
             redis,
             database_url,
-            jwt_secret: get("WEBCHAT_JWT_SECRET"),
+            jwt_secret,
             throttle_default: policy(
                 "WEBCHAT_THROTTLE_DEFAULT",
                 "default",
@@ -134,6 +161,7 @@ impl Config {
             },
             log_format: LogFormat::parse(get("WEBCHAT_LOG_FORMAT").as_deref())?,
             max_sockets_per_user,
+            max_chat_members,
         })
     }
 
@@ -170,6 +198,7 @@ mod tests {
         assert!(c.metrics, "metrics are on by default");
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.max_sockets_per_user, 20);
+        assert_eq!(c.max_chat_members, 1000);
     }
 
     #[test]
@@ -227,10 +256,31 @@ mod tests {
             ("WEBCHAT_LOG_FORMAT", "xml"),
             ("WEBCHAT_MAX_SOCKETS_PER_USER", "0"),
             ("WEBCHAT_MAX_SOCKETS_PER_USER", "many"),
+            ("WEBCHAT_JWT_SECRET", "too-short-a-secret"),
+            ("WEBCHAT_JWT_SECRET", "0123456789abcdef0123456789abcde"),
+            ("WEBCHAT_MAX_CHAT_MEMBERS", "0"),
+            ("WEBCHAT_MAX_CHAT_MEMBERS", "-5"),
         ] {
             let err = format!("{:#}", with(&[(var, value)]).unwrap_err());
             assert!(err.contains(var), "{var}: {err}");
         }
+        let err = format!(
+            "{:#}",
+            with(&[("WEBCHAT_JWT_SECRET", "hunter2-hunter2")]).unwrap_err()
+        );
+        assert!(
+            !err.contains("hunter2"),
+            "the secret is never echoed: {err}"
+        );
+        let secret = "0123456789abcdef0123456789abcdef";
+        let c = with(&[("WEBCHAT_JWT_SECRET", secret)]).unwrap();
+        assert_eq!(c.jwt_secret.as_deref(), Some(secret), "32 bytes are enough");
+        assert_eq!(
+            with(&[("WEBCHAT_MAX_CHAT_MEMBERS", "3")])
+                .unwrap()
+                .max_chat_members,
+            3
+        );
         let c = with(&[("WEBCHAT_THROTTLE_STRICT", "3/10")]).unwrap();
         assert_eq!(
             (c.throttle_strict.limit, c.throttle_strict.window),

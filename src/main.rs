@@ -146,7 +146,10 @@ async fn admin(config: Config, action: AdminAction) -> anyhow::Result<()> {
         anyhow::bail!("admin commands act on Redis: set REDIS_URL, REDIS_HOST, REDIS_CLUSTER_NODES or REDIS_SENTINELS");
     }
     let mut config = config;
-    config.jwt_secret.get_or_insert_with(|| "admin".to_owned());
+    // Admin commands issue no tokens; the wiring only needs some secret.
+    config
+        .jwt_secret
+        .get_or_insert_with(|| webchat::usecase::tokens::random_hex(32));
     config.database_url = None;
     let (app, backends): (App, Backends) =
         wiring::build_with(&config, webchat_memory::memory_repositories(), None).await?;

@@ -4,8 +4,8 @@
 //! counts, presence, typing, edits and deletes), and a reload shows the history.
 //! Then the server restarts: both pages reconnect and catch up by themselves, and a
 //! message written while offline goes out. Last, a long chat pages in as one scrolls
-//! up, and logout / login work. Saves `docs/screenshot.png` of one browser
-//! mid-conversation.
+//! up, logout / login work, and the client's chat list follows the server's pages.
+//! Saves `docs/screenshot.png` of one browser mid-conversation.
 //!
 //! Without Chromium or chromedriver the test prints `skipped: ...` and passes, unless
 //! `WEBCHAT_REQUIRE_SERVICES=1`.
@@ -114,6 +114,62 @@ async fn steps(
     alice.fill("login-password", PASSWORD).await?;
     alice.click("login-submit").await?;
     alice.chat_item(CHAT).await?;
+    chat_list_pages(&app, alice).await
+}
+
+/// The client's chat list follows `GET /api/chats` page by page: for someone in
+/// more chats than one page holds, `Api.chats()` (what the page loads its list
+/// with) returns every chat once. Run as a third user, from alice's page, so
+/// neither open page gets hundreds of `chat.joined` frames.
+async fn chat_list_pages(app: &UseCases, page: &Page) -> Result<()> {
+    const CHATS: usize = 205; // the client asks for pages of 200
+    app.auth
+        .register("carol", PASSWORD, None)
+        .await
+        .map_err(|e| anyhow!("register carol: {e:?}"))?;
+    let carol = app
+        .auth
+        .login(
+            "carol",
+            PASSWORD,
+            webchat::usecase::auth::ClientInfo {
+                ip: None,
+                user_agent: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow!("log carol in: {e:?}"))?;
+    let mut expected = Vec::with_capacity(CHATS);
+    for i in 0..CHATS {
+        let view = app
+            .chats
+            .create(carol.user.id, &format!("Bulk {i}"), &[])
+            .await
+            .map_err(|e| anyhow!("create a chat: {e:?}"))?;
+        expected.push(view.chat.id.to_string());
+    }
+    expected.sort();
+    let listed = page
+        .client
+        .execute_async(
+            "const [token, done] = arguments;
+             import('/web/api.js')
+               .then(async ({ Api }) => {
+                 const api = new Api({ onExpired() {} });
+                 api.auth = { access_token: token };
+                 done((await api.chats()).map((c) => c.id));
+               })
+               .catch((e) => done(String(e)));",
+            vec![serde_json::Value::from(carol.access_token)],
+        )
+        .await?;
+    let ids: Vec<String> = serde_json::from_value(listed.clone())
+        .with_context(|| format!("Api.chats() answered {listed}"))?;
+    ensure!(
+        ids == expected,
+        "Api.chats() listed {} chats, expected {CHATS} in id order",
+        ids.len()
+    );
     Ok(())
 }
 

@@ -4,8 +4,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{create_chat, unique, user_id, TestServer, Ws};
-use serde_json::json;
+use common::{create_chat, direct_login, unique, user_id, walk_pages, TestServer, Ws};
+use futures::future::join_all;
+use serde_json::{json, Value};
+use webchat::app::App;
+use webchat::config::Config;
+use webchat_domain::UserId;
 
 #[tokio::test]
 async fn chats_membership_and_forbidden_outsiders() {
@@ -317,4 +321,197 @@ async fn typing_reaches_other_members_only() {
     let t = b.expect("typing").await;
     assert_eq!(t["chat_id"], chat.as_str());
     a.expect_no("typing", Duration::from_millis(300)).await;
+}
+
+fn array(v: &Value) -> Vec<Value> {
+    v.as_array().expect("an array").clone()
+}
+
+/// `GET /api/chats` pages by chat id: walking every page, with the default and a
+/// small `limit`, lists each of the caller's chats exactly once, in id order.
+#[tokio::test]
+async fn the_chat_list_pages_by_id_with_no_duplicates_or_omissions() {
+    let server = TestServer::memory().await;
+    let (alice, login) = server.client().signup(&unique("a")).await;
+    let me: UserId = user_id(&login).parse().unwrap();
+    let bob = server
+        .app
+        .auth
+        .register(&unique("b"), "password-1", None)
+        .await
+        .unwrap()
+        .id;
+    let mut mine = Vec::new();
+    // Through the use cases: 100+ creations over HTTP would spend the throttle.
+    for i in 0..104 {
+        let view = server
+            .app
+            .chats
+            .create(me, &format!("c{i}"), &[bob])
+            .await
+            .unwrap();
+        mine.push(view.chat.id.to_string());
+        server
+            .app
+            .chats
+            .create(bob, "not alice's", &[])
+            .await
+            .unwrap();
+    }
+    let joined = server
+        .app
+        .chats
+        .create(bob, "joined later", &[])
+        .await
+        .unwrap();
+    server
+        .app
+        .chats
+        .add_member(bob, joined.chat.id, me)
+        .await
+        .unwrap();
+    mine.push(joined.chat.id.to_string());
+    mine.sort();
+
+    let first = alice.get("/api/chats").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        first.body.as_array().unwrap().len(),
+        100,
+        "the default page is 100"
+    );
+    for limit in [None, Some(7), Some(200)] {
+        let walked = walk_pages(&alice, "/api/chats", limit, array, "id").await;
+        assert_eq!(walked, mine, "limit {limit:?}: every chat once, by id");
+    }
+    let page = alice
+        .get(&format!("/api/chats?limit=2&after={}", mine[50]))
+        .await;
+    let ids: Vec<&str> = page
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [&mine[51], &mine[52]]);
+    assert!(page.body[0]["last_seq"].is_i64(), "the shape is unchanged");
+
+    for (query, code) in [
+        ("limit=0", "validation"),
+        ("limit=201", "validation"),
+        ("limit=many", "bad_request"),
+        ("after=not-a-uuid", "bad_request"),
+    ] {
+        let r = alice.get(&format!("/api/chats?{query}")).await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (400, Some(code)),
+            "{query}: {}",
+            r.body
+        );
+    }
+}
+
+/// `GET /api/users/online` pages by user id; `count` stays the total.
+#[tokio::test]
+async fn online_users_page_by_id_and_count_them_all() {
+    let server = TestServer::memory().await;
+    let mut sockets = Vec::new();
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    for _ in 0..9 {
+        let (t, id) = direct_login(&server.app, &unique("o")).await;
+        sockets.push(Ws::connect(server.addr, &t).await);
+        ids.push(id);
+        token = t;
+    }
+    for ws in &mut sockets {
+        ws.sync().await;
+    }
+    ids.sort();
+    let api = server.client().with_token(&token);
+    let users = |v: &Value| array(&v["users"]);
+    for limit in [None, Some(1), Some(4), Some(9)] {
+        let walked = walk_pages(&api, "/api/users/online", limit, users, "user_id").await;
+        assert_eq!(
+            walked, ids,
+            "limit {limit:?}: every online user once, by id"
+        );
+    }
+    let page = api
+        .get(&format!("/api/users/online?limit=3&after={}", ids[2]))
+        .await;
+    assert_eq!(page.body["count"], 9, "count is the total, not the page");
+    assert_eq!(users(&page.body).len(), 3);
+    assert_eq!(page.body["users"][0]["user_id"], ids[3].as_str());
+    for query in ["limit=0", "limit=201"] {
+        let r = api.get(&format!("/api/users/online?{query}")).await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (400, Some("validation"))
+        );
+    }
+    for ws in sockets {
+        ws.close().await;
+    }
+}
+
+/// At most `WEBCHAT_MAX_CHAT_MEMBERS` members: a creation over the cap and adds
+/// past it are 409 `chat_full`, and concurrent adds never pass it.
+#[tokio::test]
+async fn the_member_cap_holds_at_creation_and_under_concurrent_adds() {
+    let mut config = Config::for_tests();
+    config.max_chat_members = 3;
+    let server = TestServer::start(App::in_memory(&config)).await;
+    let (alice, _) = server.client().signup(&unique("a")).await;
+    let mut others = Vec::new();
+    for _ in 0..6 {
+        let user = server
+            .app
+            .auth
+            .register(&unique("m"), "password-1", None)
+            .await
+            .unwrap();
+        others.push(user.id.to_string());
+    }
+    let r = alice
+        .post(
+            "/api/chats",
+            json!({"name": "crowd", "member_ids": &others[..3]}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (409, Some("chat_full")),
+        "{}",
+        r.body
+    );
+    let r = alice
+        .post(
+            "/api/chats",
+            json!({"name": "duo", "member_ids": [&others[0], &others[0], &others[1]]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "duplicates do not count: {}", r.body);
+
+    let chat = create_chat(&alice, "race", &[]).await;
+    let path = format!("/api/chats/{chat}/members");
+    let adds = others
+        .iter()
+        .map(|user| alice.post(&path, json!({"user_id": user})));
+    let replies = join_all(adds).await;
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    let full: Vec<_> = replies.iter().filter(|r| r.status == 409).collect();
+    assert_eq!((ok, full.len()), (2, 4), "two free places, four refused");
+    assert!(full.iter().all(|r| r.body["error"] == "chat_full"));
+    let view = alice.get(&format!("/api/chats/{chat}")).await;
+    let members = view.body["member_ids"].as_array().unwrap();
+    assert_eq!(members.len(), 3);
+    let member = members[1].as_str().unwrap();
+    let again = alice.post(&path, json!({"user_id": member})).await;
+    assert_eq!(
+        again.status, 200,
+        "adding a member again at the cap changes nothing"
+    );
 }

@@ -63,7 +63,10 @@ async fn seed(db_url: &str, redis_url: &str, prefix: &str) -> Vec<String> {
                     user_agent: None,
                     refresh_token_hash: TokenFingerprint::of("unused").as_str().to_owned(),
                 };
-                sessions.create(&session).await.expect("session stored");
+                sessions
+                    .create(&session, 100)
+                    .await
+                    .expect("session stored");
                 codec.issue(
                     user.id,
                     session.id,
@@ -156,12 +159,14 @@ async fn ten_thousand_connects_raise_no_backend_error_and_everyone_is_online() {
     // Presence for every user: the storm's writes all landed.
     let client = redis::Client::open(redis_url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    // One online set per hash slot (`users:online:{<slot tag>}`): count them all.
+    // One online set per hash slot (`users:online:{<slot tag>}`): count them all
+    // (not the by-id zsets beside them, `users:online:by_id:{<slot tag>}`).
     let mut online = 0;
     for _ in 0..100 {
         online = 0;
         for key in
-            webchat_redis::testing::keys_under(&redis_url, &format!("{prefix}users:online:")).await
+            webchat_redis::testing::keys_under(&redis_url, &format!("{prefix}users:online:{{"))
+                .await
         {
             online += redis::cmd("SCARD")
                 .arg(&key)

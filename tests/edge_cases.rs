@@ -238,3 +238,119 @@ async fn a_frame_flood_is_refused_per_socket_and_others_carry_on() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     flooder.sync().await;
 }
+
+/// Control characters (NUL first of all) are refused in every client-supplied text
+/// field with 400 `validation` over REST and a `validation` error frame over a
+/// socket, and nothing reaches a store. Content alone takes line breaks and tabs.
+#[tokio::test]
+async fn control_characters_are_refused_in_every_text_field() {
+    let server = TestServer::memory().await;
+    let api = server.client();
+    for body in [
+        json!({"username": "nul\u{0}name", "password": "password-1"}),
+        json!({"username": unique("p"), "password": "pass\u{0}word-1"}),
+        json!({"username": unique("p"), "password": "password-1\u{7}"}),
+        json!({"username": unique("d"), "password": "password-1", "display_name": "Al\u{0}"}),
+        json!({"username": unique("d"), "password": "password-1", "display_name": "Al\u{85}"}),
+    ] {
+        let r = api.post("/api/auth/register", body.clone()).await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (400, Some("validation")),
+            "{body}: {}",
+            r.body
+        );
+    }
+    let (alice, _) = api.signup(&unique("a")).await;
+    let chat = create_chat(&alice, "room", &[]).await;
+    for name in [
+        "gen\u{0}eral",
+        "general\n",
+        "tab\there",
+        "\u{1b}[31mred",
+        "x\u{9f}",
+    ] {
+        let r = alice.post("/api/chats", json!({"name": name})).await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (400, Some("validation")),
+            "name {name:?}: {}",
+            r.body
+        );
+    }
+    let path = format!("/api/chats/{chat}/messages");
+    for body in [
+        json!({"content": "hi\u{0}"}),
+        json!({"content": "bell\u{7}"}),
+        json!({"content": "windows\r\nline"}),
+        json!({"content": "del\u{7f}"}),
+        json!({"content": "ok", "client_msg_id": "c\u{0}1"}),
+    ] {
+        let r = alice.post(&path, body.clone()).await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (400, Some("validation")),
+            "{body}: {}",
+            r.body
+        );
+    }
+    let kept = alice
+        .post(&path, json!({"content": "line 1\n\tline 2"}))
+        .await;
+    assert_eq!(kept.status, 201, "{}", kept.body);
+    assert_eq!(kept.body["content"], "line 1\n\tline 2");
+    let id = kept.body["id"].as_str().unwrap().to_owned();
+    let r = alice
+        .patch(&format!("/api/messages/{id}"), json!({"content": "x\u{0}"}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("validation"))
+    );
+    let r = alice.get("/api/users?q=al%00").await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("validation")),
+        "{}",
+        r.body
+    );
+
+    let mut ws = Ws::connect(server.addr, alice.token()).await;
+    for frame in [
+        json!({"type": "send", "chat_id": chat, "content": "nul\u{0}"}),
+        json!({"type": "send", "chat_id": chat, "content": "esc\u{1b}"}),
+        json!({"type": "send", "chat_id": chat, "content": "ok", "client_msg_id": "k\u{0}"}),
+    ] {
+        ws.send_json(frame.clone()).await;
+        let err = ws.expect("error").await;
+        assert_eq!(err["code"], "validation", "{frame}: {err}");
+        assert_eq!(err["chat_id"], chat.as_str());
+    }
+    ws.send_json(
+        json!({"type": "send", "chat_id": chat, "content": "a\tb", "client_msg_id": "k-1"}),
+    )
+    .await;
+    let ack = ws.expect("ack").await;
+    assert_eq!(ack["message"]["content"], "a\tb");
+
+    let history = alice.get(&path).await.body;
+    let contents: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        contents,
+        ["a\tb", "line 1\n\tline 2"],
+        "refused sends stored nothing"
+    );
+    let chats = alice.get("/api/chats").await.body;
+    let names: Vec<&str> = chats
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["room"], "refused chats were not created");
+}

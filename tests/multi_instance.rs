@@ -6,11 +6,11 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    create_chat, redis_instance_config, redis_or_skip, unique, unique_prefix, user_id, TestServer,
-    Ws,
+    create_chat, direct_login, redis_instance_config, redis_or_skip, unique, unique_prefix,
+    user_id, walk_pages, TestServer, Ws,
 };
 use redis::AsyncCommands;
-use serde_json::json;
+use serde_json::{json, Value};
 use webchat::app::wiring::{build_with, Backends};
 use webchat_memory::memory_repositories;
 
@@ -255,10 +255,54 @@ async fn throttle_and_logout_are_shared_by_every_instance() {
     cluster.stop().await;
 }
 
+#[tokio::test]
+async fn a_refresh_token_reused_on_another_instance_ends_the_session_everywhere() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let name = unique("reuse");
+    let (_, login) = cluster.a.client().signup(&name).await;
+    let (sibling, _) = cluster.b.client().login_as(&name).await;
+    let stolen = json!({"refresh_token": login["refresh_token"]});
+    let thief = cluster
+        .a
+        .client()
+        .post("/api/auth/refresh", stolen.clone())
+        .await;
+    assert_eq!(thief.status, 200, "{}", thief.body);
+    let reuse = cluster.b.client().post("/api/auth/refresh", stolen).await;
+    assert_eq!(
+        (reuse.status, reuse.body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    let thief_access = thief.body["access_token"].as_str().unwrap();
+    for server in [&cluster.a, &cluster.b] {
+        let api = server.client();
+        assert_eq!(
+            api.with_token(thief_access)
+                .get("/api/users/me")
+                .await
+                .status,
+            401
+        );
+        let r = api
+            .post(
+                "/api/auth/refresh",
+                json!({"refresh_token": thief.body["refresh_token"]}),
+            )
+            .await;
+        assert_eq!(r.status, 401, "the thief's refresh token is refused");
+    }
+    assert_eq!(sibling.get("/api/users/me").await.status, 200);
+    cluster.stop().await;
+}
+
 /// the key table of docs/protocol.md: type, and whether a TTL is required.
 fn expected(key: &str) -> Option<(&'static str, bool)> {
-    let rules: [(&str, &str, bool); 14] = [
+    // The longer name first: `users:online:by_id` also starts with `users:online`.
+    let rules: [(&str, &str, bool); 15] = [
         ("user:presence:", "string", true),
+        ("users:online:by_id", "zset", false),
         ("users:online", "set", false),
         ("user:sockets:", "set", true),
         ("session:", "string", true),
@@ -449,5 +493,42 @@ async fn admin_commands_act_on_the_shared_redis() {
         "sessions cleared"
     );
     ws.close().await;
+    cluster.stop().await;
+}
+
+/// `GET /api/users/online` on Redis: users connected to either instance, walked
+/// page by page from one instance, each once, by id; `count` is the total.
+#[tokio::test]
+async fn online_users_page_by_id_across_instances() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    let mut sockets = Vec::new();
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    for i in 0..7 {
+        let server = if i % 2 == 0 { &cluster.a } else { &cluster.b };
+        let (t, id) = direct_login(&server.app, &unique("o")).await;
+        let mut ws = Ws::connect(server.addr, &t).await;
+        ws.sync().await;
+        sockets.push(ws);
+        ids.push(id);
+        token = t;
+    }
+    ids.sort();
+    let api = cluster.a.client().with_token(&token);
+    let users = |v: &Value| v["users"].as_array().unwrap().clone();
+    for limit in [Some(2), Some(3), None] {
+        let walked = walk_pages(&api, "/api/users/online", limit, users, "user_id").await;
+        assert_eq!(walked, ids, "limit {limit:?}");
+    }
+    let page = api
+        .get(&format!("/api/users/online?limit=2&after={}", ids[4]))
+        .await;
+    assert_eq!(page.body["count"], 7);
+    assert_eq!(users(&page.body).len(), 2);
+    for ws in sockets {
+        ws.close().await;
+    }
     cluster.stop().await;
 }

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{create_chat, redis_or_skip, unique, unique_prefix, user_id, Process, TestServer, Ws};
+use common::{
+    create_chat, redis_or_skip, unique, unique_prefix, user_id, walk_pages, Process, TestServer, Ws,
+};
 use futures::future::join_all;
 use serde_json::{json, Value};
 use webchat::app::wiring::{self, Backends};
@@ -19,7 +21,7 @@ fn config(db: &TestDatabase, prefix: Option<&str>, instance: &str) -> Config {
         "DATABASE_URL" => Some(url.clone()),
         "REDIS_URL" => prefix.map(|_| redis.clone()),
         "WEBCHAT_KEY_PREFIX" => prefix.map(str::to_owned),
-        "WEBCHAT_JWT_SECRET" => Some("pg-test-secret".to_owned()),
+        "WEBCHAT_JWT_SECRET" => Some("pg-test-secret-of-more-than-32-bytes".to_owned()),
         "WEBCHAT_INSTANCE_ID" => Some(instance.to_owned()),
         _ => None,
     })
@@ -165,6 +167,192 @@ async fn concurrent_sends_through_two_instances_get_seqs_one_to_n() {
     db.drop_database().await;
 }
 
+/// PostgreSQL refuses NUL in text: before the domain refused control characters, a
+/// NUL in a chat name or message content reached it and came back as 503. Now
+/// every transport answers 400 `validation` and the database is never asked.
+#[tokio::test]
+async fn control_characters_are_a_400_on_postgres_not_a_503() {
+    let Some(db) = TestDatabase::create_or_skip().await else {
+        return;
+    };
+    let (server, backends) = boot(&config(&db, None, "nul-1")).await;
+    let api = server.client();
+    let r = api
+        .post(
+            "/api/auth/register",
+            json!({"username": unique("n"), "password": "password-1", "display_name": "N\u{0}"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("validation")),
+        "{}",
+        r.body
+    );
+    let (alice, _) = api.signup(&unique("a")).await;
+    let r = alice
+        .post("/api/chats", json!({"name": "nul\u{0}chat"}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("validation")),
+        "{}",
+        r.body
+    );
+    let chat = create_chat(&alice, "clean", &[]).await;
+    let path = format!("/api/chats/{chat}/messages");
+    let r = alice
+        .post(&path, json!({"content": "nul\u{0}content"}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("validation")),
+        "{}",
+        r.body
+    );
+    let sent = alice.post(&path, json!({"content": "fine"})).await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let id = sent.body["id"].as_str().unwrap();
+    let r = alice
+        .patch(
+            &format!("/api/messages/{id}"),
+            json!({"content": "edit\u{0}"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("validation")),
+        "{}",
+        r.body
+    );
+
+    let mut ws = Ws::connect(server.addr, alice.token()).await;
+    ws.send_json(json!({"type": "send", "chat_id": chat, "content": "ws\u{0}"}))
+        .await;
+    let err = ws.expect("error").await;
+    assert_eq!(err["code"], "validation", "{err}");
+    ws.close().await;
+
+    let history = alice.get(&path).await;
+    assert_eq!(history.status, 200);
+    assert_eq!(
+        history.body.as_array().unwrap().len(),
+        1,
+        "only the clean send stored"
+    );
+    assert_eq!(
+        history.body[0]["content"], "fine",
+        "the refused edit changed nothing"
+    );
+    server.stop().await;
+    backends.shutdown().await;
+    db.drop_database().await;
+}
+
+/// On PostgreSQL: the chat list pages by id (`WHERE chat_id > $after ORDER BY
+/// chat_id LIMIT`) with no duplicates or omissions, and the member cap holds
+/// against concurrent adds through two instances on one database.
+#[tokio::test]
+async fn chat_pages_and_the_member_cap_on_postgres() {
+    let Some(db) = TestDatabase::create_or_skip().await else {
+        return;
+    };
+    let mut cfg = config(&db, None, "cap-1");
+    cfg.max_chat_members = 4;
+    let (one, one_backends) = boot(&cfg).await;
+    cfg.instance_id = webchat_domain::InstanceId::parse("cap-2").unwrap();
+    let (two, two_backends) = boot(&cfg).await;
+    let (alice, login) = one.client().signup(&unique("a")).await;
+    let me: webchat_domain::UserId = user_id(&login).parse().unwrap();
+    let mut others = Vec::new();
+    for _ in 0..9 {
+        let user = one
+            .app
+            .auth
+            .register(&unique("m"), "password-1", None)
+            .await
+            .unwrap();
+        others.push(user.id);
+    }
+
+    let mut mine = Vec::new();
+    for i in 0..23 {
+        let view = one
+            .app
+            .chats
+            .create(me, &format!("c{i}"), &others[..1])
+            .await
+            .unwrap();
+        mine.push(view.chat.id.to_string());
+        one.app
+            .chats
+            .create(others[0], "elsewhere", &[])
+            .await
+            .unwrap();
+    }
+    mine.sort();
+    let chats = |v: &Value| v.as_array().unwrap().clone();
+    for limit in [Some(5), Some(23), None] {
+        let walked = walk_pages(&alice, "/api/chats", limit, chats, "id").await;
+        assert_eq!(walked, mine, "limit {limit:?}");
+    }
+
+    let chat = create_chat(&alice, "race", &[]).await;
+    let path = format!("/api/chats/{chat}/members");
+    // No Redis: each instance keeps its own sessions, so alice logs in on both.
+    let name = login["user"]["username"].as_str().unwrap();
+    let again = two
+        .client()
+        .post(
+            "/api/auth/login",
+            json!({"username": name, "password": "password-1"}),
+        )
+        .await;
+    let alice_two = two
+        .client()
+        .with_token(again.body["access_token"].as_str().unwrap());
+    let adds = others.iter().enumerate().map(|(i, user)| {
+        let api = if i % 2 == 0 {
+            alice.clone()
+        } else {
+            alice_two.clone()
+        };
+        let path = path.clone();
+        let user = user.to_string();
+        async move { api.post(&path, json!({"user_id": user})).await }
+    });
+    let replies = join_all(adds).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(
+        (
+            statuses.iter().filter(|s| **s == 200).count(),
+            statuses.iter().filter(|s| **s == 409).count()
+        ),
+        (3, 6),
+        "three free places: {statuses:?}"
+    );
+    assert!(replies
+        .iter()
+        .filter(|r| r.status == 409)
+        .all(|r| r.body["error"] == "chat_full"));
+    let view = alice.get(&format!("/api/chats/{chat}")).await;
+    assert_eq!(view.body["member_ids"].as_array().unwrap().len(), 4);
+    let crowd: Vec<String> = others[..4].iter().map(|u| u.to_string()).collect();
+    let r = alice
+        .post("/api/chats", json!({"name": "crowd", "member_ids": crowd}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (409, Some("chat_full"))
+    );
+
+    one.stop().await;
+    two.stop().await;
+    one_backends.shutdown().await;
+    two_backends.shutdown().await;
+    db.drop_database().await;
+}
+
 /// A real `webchat` process on the test database and the shared Redis.
 async fn spawn(db: &TestDatabase, prefix: &str, instance: &str) -> Process {
     let redis = common::redis_url();
@@ -174,7 +362,10 @@ async fn spawn(db: &TestDatabase, prefix: &str, instance: &str) -> Process {
             ("DATABASE_URL", db.url()),
             ("REDIS_URL", redis.as_str()),
             ("WEBCHAT_KEY_PREFIX", prefix),
-            ("WEBCHAT_JWT_SECRET", "two-process-secret"),
+            (
+                "WEBCHAT_JWT_SECRET",
+                "two-process-secret-of-more-than-32-bytes",
+            ),
         ],
     )
     .await

@@ -30,7 +30,7 @@ fn config(nodes: &str, prefix: &str, instance: &str, strict: &str) -> Config {
         Some(match k {
             "REDIS_CLUSTER_NODES" => nodes.to_owned(),
             "WEBCHAT_KEY_PREFIX" => prefix.to_owned(),
-            "WEBCHAT_JWT_SECRET" => "cluster-test-secret".to_owned(),
+            "WEBCHAT_JWT_SECRET" => "cluster-test-secret-of-more-than-32-bytes".to_owned(),
             "WEBCHAT_INSTANCE_ID" => instance.to_owned(),
             "WEBCHAT_THROTTLE_STRICT" => strict.to_owned(),
             "WEBCHAT_THROTTLE_DEFAULT" => "100000/60".to_owned(),

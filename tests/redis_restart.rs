@@ -17,7 +17,7 @@ fn config(url: &str, instance: &str) -> Config {
     let url = url.to_owned();
     let mut config = Config::from_lookup(|k| match k {
         "REDIS_URL" => Some(url.clone()),
-        "WEBCHAT_JWT_SECRET" => Some("restart-secret".to_owned()),
+        "WEBCHAT_JWT_SECRET" => Some("restart-secret-of-more-than-32-bytes".to_owned()),
         "WEBCHAT_INSTANCE_ID" => Some(instance.to_owned()),
         _ => None,
     })

@@ -29,7 +29,7 @@ fn config(sentinels: &str, prefix: &str, instance: &str) -> Config {
             "REDIS_SENTINELS" => sentinels.to_owned(),
             "REDIS_SENTINEL_MASTER" => SENTINEL_MASTER.to_owned(),
             "WEBCHAT_KEY_PREFIX" => prefix.to_owned(),
-            "WEBCHAT_JWT_SECRET" => "sentinel-test-secret".to_owned(),
+            "WEBCHAT_JWT_SECRET" => "sentinel-test-secret-of-more-than-32-bytes".to_owned(),
             "WEBCHAT_INSTANCE_ID" => instance.to_owned(),
             "WEBCHAT_THROTTLE_STRICT" | "WEBCHAT_THROTTLE_DEFAULT" => "100000/60".to_owned(),
             _ => return None,

@@ -17,6 +17,8 @@ export class ApiError extends Error {
 }
 
 const REFRESH_MARGIN_MS = 60_000;
+/** Chats per page of `GET /api/chats` (the server's largest). */
+const CHAT_PAGE = 200;
 
 export class Api {
   /** `onExpired()` is called once the session cannot be renewed (back to login). */
@@ -73,7 +75,14 @@ export class Api {
   /** Renews the token pair; one refresh runs at a time. Ends the session on 401. */
   refresh() {
     if (!this.refreshing) {
-      this.refreshing = this.doRefresh().finally(() => {
+      // Tabs of one browser share the pair (localStorage). A refresh token used
+      // twice ends its session, so tabs take turns (Web Locks, where the page is a
+      // secure context) and each re-reads what the previous one stored.
+      const run = () => this.doRefresh();
+      const turn = navigator.locks
+        ? navigator.locks.request('webchat-refresh', run)
+        : run();
+      this.refreshing = turn.finally(() => {
         this.refreshing = null;
       });
     }
@@ -157,8 +166,22 @@ export class Api {
     return this.request('GET', `/api/users/${userId}/presence`);
   }
 
-  chats() {
-    return this.request('GET', '/api/chats');
+  /** One page of the user's chats, by id: up to `limit` (1..200) after the id `after`. */
+  chatsPage({ limit = CHAT_PAGE, after } = {}) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (after) q.set('after', after);
+    return this.request('GET', `/api/chats?${q}`);
+  }
+
+  /** Every chat of the user: follows the pages until a short one. */
+  async chats() {
+    const all = [];
+    for (;;) {
+      const after = all.length ? all[all.length - 1].id : undefined;
+      const page = await this.chatsPage({ after });
+      all.push(...page);
+      if (page.length < CHAT_PAGE) return all;
+    }
   }
 
   chat(id) {

@@ -28,4 +28,7 @@ pub use rate_limit::{RateLimitDecision, RateLimitPolicy};
 pub use session::{TokenFingerprint, UserSession};
 pub use time::{chrono_duration, reconnect_backoff};
 pub use user::User;
-pub use validation::{ChatName, ClientMsgId, DisplayName, MessageContent, Password, Username};
+pub use validation::{
+    reject_control_chars, ChatName, ClientMsgId, DisplayName, MessageContent, Password, Username,
+    UsernamePrefix,
+};

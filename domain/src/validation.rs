@@ -22,6 +22,33 @@ fn char_len_between(
     Ok(())
 }
 
+/// Refuses control characters (`char::is_control`: U+0000..U+001F and
+/// U+007F..U+009F, NUL included) other than those in `allowed`: no client-supplied
+/// text may carry them (PostgreSQL refuses NUL in text, and the rest corrupt
+/// displays and logs). Checked on the raw input, before any trimming.
+pub fn reject_control_chars(
+    field: &'static str,
+    value: &str,
+    allowed: &[char],
+) -> Result<(), DomainError> {
+    match value
+        .chars()
+        .find(|c| c.is_control() && !allowed.contains(c))
+    {
+        Some(c) => Err(DomainError::validation(
+            field,
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                c as u32
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The control characters message content may hold: line breaks and tabs.
+pub const CONTENT_CONTROL_CHARS: &[char] = &['\n', '\t'];
+
 macro_rules! string_newtype {
     ($name:ident) => {
         impl $name {
@@ -53,6 +80,7 @@ string_newtype!(Username);
 
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        reject_control_chars("username", raw, &[])?;
         char_len_between("username", raw, 3, 32)?;
         if !raw
             .chars()
@@ -67,12 +95,13 @@ impl Username {
     }
 }
 
-/// 8..128 characters. Never displayed or serialized.
+/// 8..128 characters, no control characters. Never displayed or serialized.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
 impl Password {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        reject_control_chars("password", raw, &[])?;
         char_len_between("password", raw, 8, 128)?;
         Ok(Self(raw.to_owned()))
     }
@@ -87,7 +116,8 @@ impl fmt::Debug for Password {
     }
 }
 
-/// 1..4000 characters after trimming surrounding whitespace; stored trimmed.
+/// 1..4000 characters after trimming surrounding whitespace; stored trimmed. No
+/// control characters but line breaks (`\n`) and tabs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct MessageContent(String);
@@ -96,13 +126,14 @@ string_newtype!(MessageContent);
 impl MessageContent {
     pub const MAX_CHARS: usize = 4000;
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        reject_control_chars("content", raw, CONTENT_CONTROL_CHARS)?;
         let trimmed = raw.trim();
         char_len_between("content", trimmed, 1, Self::MAX_CHARS)?;
         Ok(Self(trimmed.to_owned()))
     }
 }
 
-/// 1..100 characters after trimming.
+/// 1..100 characters after trimming, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ChatName(String);
@@ -110,13 +141,15 @@ string_newtype!(ChatName);
 
 impl ChatName {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        reject_control_chars("name", raw, &[])?;
         let trimmed = raw.trim();
         char_len_between("name", trimmed, 1, 100)?;
         Ok(Self(trimmed.to_owned()))
     }
 }
 
-/// 1..64 characters after trimming; defaults to the username when absent.
+/// 1..64 characters after trimming, no control characters; defaults to the
+/// username when absent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct DisplayName(String);
@@ -124,6 +157,7 @@ string_newtype!(DisplayName);
 
 impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        reject_control_chars("display_name", raw, &[])?;
         let trimmed = raw.trim();
         char_len_between("display_name", trimmed, 1, 64)?;
         Ok(Self(trimmed.to_owned()))
@@ -139,11 +173,35 @@ string_newtype!(ClientMsgId);
 
 impl ClientMsgId {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        reject_control_chars("client_msg_id", raw, &[])?;
         char_len_between("client_msg_id", raw, 1, 64)?;
         if !raw.chars().all(|c| c.is_ascii_graphic()) {
             return Err(DomainError::validation(
                 "client_msg_id",
                 "must be printable ASCII without spaces",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+/// A prefix to find users by (`GET /api/users?q=`): 1..32 of the characters a
+/// username may contain.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UsernamePrefix(String);
+string_newtype!(UsernamePrefix);
+
+impl UsernamePrefix {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        reject_control_chars("q", raw, &[])?;
+        let valid = (1..=32).contains(&raw.chars().count())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid {
+            return Err(DomainError::validation(
+                "q",
+                "must be 1 to 32 of the characters a username may contain",
             ));
         }
         Ok(Self(raw.to_owned()))
@@ -189,6 +247,57 @@ mod tests {
         assert!(ClientMsgId::parse("abc-1").is_ok());
         assert!(ClientMsgId::parse("has space").is_err());
         assert!(ClientMsgId::parse(&"x".repeat(65)).is_err());
+    }
+
+    /// Every control character (NUL included) is refused in every text field, before
+    /// and after trimming; content alone takes line breaks and tabs.
+    #[test]
+    fn control_characters_are_refused_everywhere() {
+        let controls = (0..=0x10FFFFu32)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_control());
+        for c in controls {
+            let inner = format!("ab{c}cdefgh");
+            let edge = format!("abcdefgh{c}");
+            for raw in [&inner, &edge] {
+                let field = |r: Result<(), DomainError>| match r {
+                    Err(DomainError::Validation { field, .. }) => Some(field),
+                    _ => None,
+                };
+                assert_eq!(field(Username::parse(raw).map(drop)), Some("username"));
+                assert_eq!(field(Password::parse(raw).map(drop)), Some("password"));
+                assert_eq!(field(ChatName::parse(raw).map(drop)), Some("name"));
+                assert_eq!(
+                    field(DisplayName::parse(raw).map(drop)),
+                    Some("display_name")
+                );
+                assert_eq!(
+                    field(ClientMsgId::parse(raw).map(drop)),
+                    Some("client_msg_id")
+                );
+                assert_eq!(field(UsernamePrefix::parse(raw).map(drop)), Some("q"));
+                let content = MessageContent::parse(raw);
+                if matches!(c, '\n' | '\t') {
+                    assert!(content.is_ok(), "content takes U+{:04X}", c as u32);
+                } else {
+                    assert_eq!(field(content.map(drop)), Some("content"));
+                }
+            }
+        }
+        let err = ChatName::parse("a\0b").unwrap_err().to_string();
+        assert!(err.contains("U+0000"), "{err}");
+        assert_eq!(
+            MessageContent::parse("line 1\n\tline 2\n")
+                .unwrap()
+                .as_str(),
+            "line 1\n\tline 2"
+        );
+        assert!(MessageContent::parse("a\r\nb").is_err(), "CR is refused");
+        assert!(ChatName::parse("general\n").is_err(), "even where trimmed");
+        assert!(Password::parse("pass word \u{a0}é").is_ok());
+        assert!(UsernamePrefix::parse("al").is_ok());
+        assert!(UsernamePrefix::parse("").is_err());
+        assert!(UsernamePrefix::parse("a b").is_err());
     }
 
     #[test]

@@ -29,13 +29,15 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::PortError;
 pub use event_bus::{EventBus, EventStream};
 pub use health::HealthCheck;
-pub use presence::{PresenceChange, PresenceConfig, PresenceStore, HEARTBEATS_PER_CLEANUP};
+pub use presence::{
+    OnlinePage, PresenceChange, PresenceConfig, PresenceStore, HEARTBEATS_PER_CLEANUP,
+};
 pub use rate_limit::RateLimiter;
 pub use repository::{
-    ChangePage, Changed, ChatRepository, InsertOutcome, Memberships, MessageRepository,
+    AddMember, ChangePage, Changed, ChatRepository, InsertOutcome, Memberships, MessageRepository,
     Repositories, UserRepository,
 };
-pub use session::SessionStore;
+pub use session::{Rotation, SessionStore};
 
 #[cfg(feature = "mock")]
 pub use {

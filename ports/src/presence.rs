@@ -49,6 +49,15 @@ pub struct PresenceChange {
     pub changed: bool,
 }
 
+/// A page of [`PresenceStore::online_page`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OnlinePage {
+    /// Online or away users, by id.
+    pub users: Vec<UserPresence>,
+    /// Everyone online or away, not only this page.
+    pub total: u64,
+}
+
 /// Who is online, shared by every instance (the seed's UserPresenceService).
 ///
 /// A user is online while at least one socket of theirs, on any instance, is
@@ -86,8 +95,12 @@ pub trait PresenceStore: Send + Sync {
     /// The stored record, or `None` for a user never seen or whose record expired.
     async fn get_presence(&self, user: UserId) -> PortResult<Option<UserPresence>>;
 
-    /// Every user online or away.
-    async fn online_users(&self) -> PortResult<Vec<UserPresence>>;
+    /// One page of the users online or away, ordered by user id: at most `limit`
+    /// of them with an id greater than `after` (from the first when `None`), and
+    /// how many users the store counts online in all. A user whose record expired
+    /// is left out of the pages at once, and out of `total` from the next
+    /// `cleanup_stale`.
+    async fn online_page(&self, after: Option<UserId>, limit: usize) -> PortResult<OnlinePage>;
 
     /// Activity on `socket`: refreshes the lifetime of the user's online record and
     /// socket set (an idle but connected user stays online) and registers the socket

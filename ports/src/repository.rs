@@ -26,6 +26,10 @@ pub trait UserRepository: Send + Sync {
     /// Looks a user up by name, without regard to ASCII case.
     async fn find_by_username(&self, username: &Username) -> PortResult<Option<User>>;
 
+    /// Replaces the user's stored password hash. `PortError::NotFound` when no user
+    /// has that id.
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> PortResult<()>;
+
     /// Users whose name starts with `prefix` (compared without regard to ASCII case;
     /// `%`, `_` and `\\` are plain characters), ordered by lowercased name, at most
     /// `limit`.
@@ -51,12 +55,30 @@ pub trait ChatRepository: Send + Sync {
 
     async fn is_member(&self, chat: ChatId, user: UserId) -> PortResult<bool>;
 
-    /// Adds a member; false when already one. `PortError::NotFound` when the chat
-    /// does not exist.
-    async fn add_member(&self, chat: ChatId, user: UserId) -> PortResult<bool>;
+    /// Adds a member unless the chat already has `max_members` members (or more:
+    /// the cap may have been lowered since). The count is checked atomically with
+    /// the insert, so concurrent adds, also from several processes, never take a
+    /// chat past the cap. An existing member is `AlreadyMember` whatever the count.
+    /// `PortError::NotFound` when the chat does not exist.
+    async fn add_member(
+        &self,
+        chat: ChatId,
+        user: UserId,
+        max_members: usize,
+    ) -> PortResult<AddMember>;
 
     /// The chats the user belongs to, oldest first.
     async fn chats_for_user(&self, user: UserId) -> PortResult<Vec<Chat>>;
+
+    /// One page of the user's chats, ordered by id: at most `limit` of them with
+    /// an id greater than `after` (from the first when `None`). Walking the pages
+    /// with `after` = the last id of the previous page visits each chat once.
+    async fn chats_page(
+        &self,
+        user: UserId,
+        after: Option<ChatId>,
+        limit: usize,
+    ) -> PortResult<Vec<Chat>>;
 
     /// The memberships of `users` that began at or after `since` (by the
     /// repository's clock), so a process can find the chats a user joined while it
@@ -66,6 +88,16 @@ pub trait ChatRepository: Send + Sync {
         users: &[UserId],
         since: DateTime<Utc>,
     ) -> PortResult<Memberships>;
+}
+
+/// What [`ChatRepository::add_member`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddMember {
+    Added,
+    /// The user was a member already: nothing changed.
+    AlreadyMember,
+    /// The chat has `max_members` members: nobody was added.
+    Full,
 }
 
 /// New memberships, as [`ChatRepository::memberships_since`] finds them.

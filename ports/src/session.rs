@@ -4,6 +4,18 @@ use webchat_domain::{SessionId, TokenFingerprint, UserId, UserSession};
 
 use crate::PortResult;
 
+/// What [`SessionStore::rotate_or_end`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The session held the presented refresh hash and now holds the next one.
+    Rotated,
+    /// The session lived but held another refresh hash: the presented token was
+    /// already used, so the session was ended (every token of it stops working).
+    Ended,
+    /// No live session of that id and user: nothing changed.
+    Absent,
+}
+
 /// Login sessions and revoked access tokens (the seed's SessionService).
 ///
 /// A session lives until its `expires_at`; once past it, every read treats it as
@@ -16,9 +28,13 @@ use crate::PortResult;
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session and indexes it under its user.
-    /// `PortError::Conflict` if a session with that id exists.
-    async fn create(&self, session: &UserSession) -> PortResult<()>;
+    /// Stores a new session and indexes it under its user, then, in the same atomic
+    /// step, ends the user's other sessions that expire first (the least recently
+    /// logged into or refreshed) until at most `max_per_user` live sessions remain
+    /// (the new one is never ended; `max_per_user` below 1 counts as 1). Returns how
+    /// many sessions it ended. `PortError::Conflict` if a session with that id exists
+    /// (nothing is stored or ended then).
+    async fn create(&self, session: &UserSession, max_per_user: usize) -> PortResult<u64>;
 
     /// The live session, or `None` when absent or expired.
     async fn get(&self, id: SessionId) -> PortResult<Option<UserSession>>;
@@ -27,6 +43,17 @@ pub trait SessionStore: Send + Sync {
     /// its stored `refresh_token_hash` equals `expected_refresh_hash`; true when replaced,
     /// false when the session is absent, expired, or the hash differs (another refresh won).
     async fn rotate(&self, next: &UserSession, expected_refresh_hash: &str) -> PortResult<bool>;
+
+    /// Refresh with reuse detection, atomically: like [`SessionStore::rotate`] when the
+    /// live session (same id and user) holds `presented_refresh_hash`; when it holds
+    /// another one, the presented token was already used (replayed by a thief, or by
+    /// the owner after a thief), so the session and its index entry are removed
+    /// instead. Of concurrent calls with one hash, at most one is `Rotated`.
+    async fn rotate_or_end(
+        &self,
+        next: &UserSession,
+        presented_refresh_hash: &str,
+    ) -> PortResult<Rotation>;
 
     /// Removes a session and its index entry; true when it existed.
     async fn delete(&self, id: SessionId) -> PortResult<bool>;

@@ -57,6 +57,7 @@ pub fn settings(config: &Config, jwt_secret: &[u8]) -> Settings {
         auth: AuthConfig::default(),
         throttle_default: config.throttle_default.clone(),
         throttle_strict: config.throttle_strict.clone(),
+        max_chat_members: config.max_chat_members,
     }
 }
 

@@ -8,8 +8,8 @@ use poem_openapi::{ApiResponse, OpenApi, Tags};
 use uuid::Uuid;
 
 use super::dto::{
-    LoginRequest, OnlineUsersDto, PresenceDto, RefreshRequest, RegisterRequest, SessionDto,
-    TokenResponse, UserDto,
+    ChangePasswordRequest, LoginRequest, OnlineUsersDto, PresenceDto, RefreshRequest,
+    RegisterRequest, SessionDto, TokenResponse, UserDto,
 };
 use super::error::ApiResult;
 use super::limits::Lenient;
@@ -69,7 +69,9 @@ impl AuthApi {
 
     /// Log in: creates a session (with IP and user agent) and returns a token pair.
     /// Unknown user and wrong password get the same 401 `invalid_credentials`.
-    /// Throttled by the `strict` policy per client IP.
+    /// Throttled by the `strict` policy per client address (IPv6 per /64) and per
+    /// account (known or not, the same 429). A user's 101st live session ends the
+    /// one that expires first.
     #[oai(path = "/api/auth/login", method = "post")]
     async fn login(
         &self,
@@ -92,11 +94,34 @@ impl AuthApi {
     }
 
     /// Exchange a refresh token for a new pair. Rotates: the old refresh token stops
-    /// working.
+    /// working. Presenting a refresh token that was already used (reuse) is 401
+    /// `invalid_token` and ends its whole session: every access and refresh token of
+    /// it is refused from then on.
     #[oai(path = "/api/auth/refresh", method = "post")]
     async fn refresh(&self, body: Json<RefreshRequest>) -> ApiResult<Json<TokenResponse>> {
         let pair = self.uc.auth.refresh(body.0.refresh_token.as_str()).await?;
         Ok(Json(pair.into()))
+    }
+
+    /// Change the current user's password. `current_password` must be right (else
+    /// 401 `invalid_credentials`); `new_password` follows the registration rules (400
+    /// `validation`). Every other session of the user ends; the caller's stays.
+    /// Throttled by the `strict` policy per user.
+    #[oai(path = "/api/auth/password", method = "post")]
+    async fn change_password(
+        &self,
+        auth: BearerAuth,
+        body: Json<ChangePasswordRequest>,
+    ) -> ApiResult<NoContent> {
+        self.uc
+            .auth
+            .change_password(
+                &auth.0,
+                body.0.current_password.as_str(),
+                body.0.new_password.as_str(),
+            )
+            .await?;
+        Ok(NoContent::NoContent)
     }
 
     /// End the current session; its access token is refused from now on.
@@ -168,13 +193,29 @@ impl UserApi {
         Ok(Json(users.into_iter().map(Into::into).collect()))
     }
 
-    /// Everyone online or away, on any instance.
+    /// One page of everyone online or away, on any instance, ordered by user id:
+    /// `limit` 1..200 (default 100) users with an id greater than `after`; `count`
+    /// is how many are online in all. The next page starts after the last
+    /// `user_id` received; a page shorter than `limit` is the last.
     #[oai(path = "/api/users/online", method = "get")]
-    async fn online(&self, _auth: BearerAuth) -> ApiResult<Json<OnlineUsersDto>> {
-        let users = self.uc.presence.online().await?;
+    async fn online(
+        &self,
+        _auth: BearerAuth,
+        /// 1..200, default 100.
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
+        limit: Query<Option<Lenient<u32>>>,
+        /// The last `user_id` of the previous page: only users with a greater id
+        /// (from the first when absent).
+        after: Query<Option<Uuid>>,
+    ) -> ApiResult<Json<OnlineUsersDto>> {
+        let page = self
+            .uc
+            .presence
+            .online(after.0.map(Into::into), limit.0.map(|l| l.0 as usize))
+            .await?;
         Ok(Json(OnlineUsersDto {
-            count: users.len() as u64,
-            users: users.into_iter().map(Into::into).collect(),
+            count: page.total,
+            users: page.users.into_iter().map(Into::into).collect(),
         }))
     }
 

@@ -40,11 +40,27 @@ impl ChatApi {
         Ok(Created::Created(Json(view.into())))
     }
 
-    /// The chats the current user belongs to, oldest first.
+    /// One page of the chats the current user belongs to, ordered by id (UUIDv7:
+    /// roughly oldest first): `limit` 1..200 (default 100) chats with an id greater
+    /// than `after`. The next page starts after the last id received; a page
+    /// shorter than `limit` is the last.
     #[oai(path = "/api/chats", method = "get")]
-    async fn list(&self, auth: BearerAuth) -> ApiResult<Json<Vec<ChatDto>>> {
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        /// 1..200, default 100.
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
+        limit: Query<Option<Lenient<u32>>>,
+        /// The last chat id of the previous page: only chats with a greater id
+        /// (from the first when absent).
+        after: Query<Option<Uuid>>,
+    ) -> ApiResult<Json<Vec<ChatDto>>> {
         let user = auth.0.user_id;
-        let chats = self.uc.chats.list(user).await?;
+        let chats = self
+            .uc
+            .chats
+            .list(user, after.0.map(Into::into), limit.0.map(|l| l.0 as usize))
+            .await?;
         Ok(Json(chats.into_iter().map(Into::into).collect()))
     }
 

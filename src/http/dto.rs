@@ -34,15 +34,20 @@ pub struct RegisterRequest {
     /// 3..32 characters of `[A-Za-z0-9_.-]`; unique without regard to ASCII case.
     #[oai(validator(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_.-]{3,32}$"))]
     pub username: Lenient<String>,
-    /// 8..128 characters.
-    #[oai(validator(min_length = 8, max_length = 128))]
+    /// 8..128 characters, no control characters (U+0000..U+001F, U+007F..U+009F).
+    #[oai(validator(
+        min_length = 8,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]{8,128}$"
+    ))]
     pub password: Lenient<String>,
-    /// 1..64 characters after trimming surrounding whitespace (stored trimmed);
-    /// the username when absent or null.
+    /// 1..64 characters after trimming surrounding whitespace (stored trimmed), no
+    /// control characters (U+0000..U+001F, U+007F..U+009F); the username when absent
+    /// or null.
     #[oai(
         nullable,
         validator(
-            pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[\s\S]{0,62}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+            pattern = r"^[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\u0000-\u001f\u007f-\u009f]{0,62}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
         )
     )]
     pub display_name: Option<Lenient<String>>,
@@ -53,6 +58,16 @@ pub struct LoginRequest {
     /// Any string: a name that cannot exist fails like a wrong password.
     pub username: Lenient<String>,
     pub password: Lenient<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ChangePasswordRequest {
+    /// The password now in use (any string: a wrong one is 401
+    /// `invalid_credentials`).
+    pub current_password: Lenient<String>,
+    /// 8..128 characters, as at registration.
+    #[oai(validator(min_length = 8, max_length = 128))]
+    pub new_password: Lenient<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -147,15 +162,18 @@ impl From<UserPresence> for PresenceDto {
 
 #[derive(Debug, Clone, Object)]
 pub struct OnlineUsersDto {
+    /// How many users are online or away in all (not only on this page).
     pub count: u64,
+    /// This page of them, by `user_id`.
     pub users: Vec<PresenceDto>,
 }
 
 #[derive(Debug, Clone, Object)]
 pub struct CreateChatRequest {
-    /// 1..100 characters after trimming surrounding whitespace (stored trimmed).
+    /// 1..100 characters after trimming surrounding whitespace (stored trimmed), no
+    /// control characters (U+0000..U+001F, U+007F..U+009F).
     #[oai(validator(
-        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[\s\S]{0,98}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+        pattern = r"^[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\u0000-\u001f\u007f-\u009f]{0,98}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     ))]
     pub name: Lenient<String>,
     /// Other members, at most 500, each an existing user (else 400 `validation`);
@@ -220,9 +238,11 @@ impl From<ChatView> for ChatDetailDto {
 
 #[derive(Debug, Clone, Object)]
 pub struct SendMessageRequest {
-    /// 1..4000 characters after trimming surrounding whitespace (stored trimmed).
+    /// 1..4000 characters after trimming surrounding whitespace (stored trimmed), no
+    /// control characters (U+0000..U+001F, U+007F..U+009F) but line breaks (`\n`)
+    /// and tabs (`\t`).
     #[oai(validator(
-        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[\s\S]{0,3998}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+        pattern = r"^[\t\n \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]{0,3998}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     ))]
     pub content: Lenient<String>,
     /// Idempotency key, 1..64 printable ASCII characters without spaces: the same
@@ -236,9 +256,11 @@ pub struct SendMessageRequest {
 
 #[derive(Debug, Clone, Object)]
 pub struct EditMessageRequest {
-    /// 1..4000 characters after trimming surrounding whitespace (stored trimmed).
+    /// 1..4000 characters after trimming surrounding whitespace (stored trimmed), no
+    /// control characters (U+0000..U+001F, U+007F..U+009F) but line breaks (`\n`)
+    /// and tabs (`\t`).
     #[oai(validator(
-        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[\s\S]{0,3998}[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+        pattern = r"^[\t\n \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]{0,3998}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     ))]
     pub content: Lenient<String>,
 }

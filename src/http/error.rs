@@ -44,7 +44,7 @@ pub enum ApiError {
     /// the methods it has).
     #[oai(status = 405)]
     MethodNotAllowed(Json<ErrorBody>),
-    /// The request clashes with existing data (e.g. a taken username).
+    /// The request clashes with existing data (`username_taken`, `chat_full`).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
     /// The body is over 64 KiB (`payload_too_large`).
@@ -108,7 +108,7 @@ impl From<AppError> for ApiError {
             }
             AppError::Forbidden => Self::Forbidden(body),
             AppError::NotFound(_) => Self::NotFound(body),
-            AppError::UsernameTaken => Self::Conflict(body),
+            AppError::UsernameTaken | AppError::ChatFull(_) => Self::Conflict(body),
             AppError::TooManyRequests(d) => {
                 let reset = ceil_secs(d.reset_after);
                 Self::TooManyRequests(body, reset.max(1), d.limit, d.remaining, reset)

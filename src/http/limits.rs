@@ -7,8 +7,9 @@
 //! enforces the limit as before, so a value outside it is still answered with 400
 //! `validation` and a message naming the field (a framework validator would answer
 //! `bad_request` with its own message). Each schema must say exactly what the use
-//! case accepts: the patterns in dto.rs spell out "1..N characters after trimming"
-//! with the whitespace `str::trim` removes.
+//! case accepts: the patterns in dto.rs spell out "1..N characters after trimming,
+//! no control characters" with the whitespace `str::trim` removes and the control
+//! characters `char::is_control` names.
 //!
 //! Unlike the framework's `String`, which takes a JSON number or boolean and turns
 //! it into text, a `Lenient<String>` takes JSON strings only: `{"content": false}`
@@ -168,7 +169,9 @@ mod tests {
     /// The schema's patterns accept exactly what the domain's newtypes accept.
     #[test]
     fn documented_patterns_match_the_use_cases_rules() {
-        use webchat_domain::{ChatName, ClientMsgId, DisplayName, MessageContent, Username};
+        use webchat_domain::{
+            ChatName, ClientMsgId, DisplayName, MessageContent, Password, Username,
+        };
 
         let app = crate::app::App::in_memory(&crate::config::Config::for_tests());
         let spec: Value = serde_json::from_str(&crate::http::openapi_json(&app.usecases)).unwrap();
@@ -206,9 +209,31 @@ mod tests {
             format!("  {}\t", "c".repeat(4000)),
             format!("a{}b", " ".repeat(3998)),
             format!("a{}b", " ".repeat(3999)),
+            "a\u{0}b".into(),
+            "\u{0}".into(),
+            "general\u{0}".into(),
+            "a\tb".into(),
+            "a\nb".into(),
+            "a\rb".into(),
+            "a\r\nb".into(),
+            "ab\n".into(),
+            "\tab".into(),
+            "a\u{b}b".into(),
+            "a\u{1f}b".into(),
+            "a\u{7f}b".into(),
+            "a\u{85}b".into(),
+            "a\u{9f}b".into(),
+            "\u{85}abc".into(),
+            "\u{a0}abc\u{a0}".into(),
+            "pass\u{0}word".into(),
+            "password\t1".into(),
+            "pass word é".into(),
+            "x".repeat(8),
+            "x".repeat(128),
+            "x".repeat(129),
         ];
         type Rule = fn(&str) -> bool;
-        let cases: [(&str, &str, Rule); 6] = [
+        let cases: [(&str, &str, Rule); 7] = [
             ("SendMessageRequest", "content", |s| {
                 MessageContent::parse(s).is_ok()
             }),
@@ -221,6 +246,9 @@ mod tests {
             }),
             ("RegisterRequest", "username", |s| {
                 Username::parse(s).is_ok()
+            }),
+            ("RegisterRequest", "password", |s| {
+                Password::parse(s).is_ok()
             }),
             ("SendMessageRequest", "client_msg_id", |s| {
                 ClientMsgId::parse(s).is_ok()
@@ -240,21 +268,46 @@ mod tests {
         }
     }
 
-    /// Whitespace as `str::trim` sees it (Unicode White_Space), as the trimmed
-    /// patterns in dto.rs spell it.
-    const WS: &str = r"[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
-
+    /// The character classes the patterns in dto.rs are built of, checked over every
+    /// character against `char::is_whitespace` (what `str::trim` removes) and
+    /// `char::is_control` (what the domain refuses).
     #[test]
-    fn the_trim_class_is_what_str_trim_removes() {
-        let class = Regex::new(&format!("^{WS}$")).unwrap();
-        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
-            let mut buf = [0; 4];
-            assert_eq!(
-                class.is_match(c.encode_utf8(&mut buf)),
-                c.is_whitespace(),
-                "U+{:04X}",
-                c as u32
-            );
+    fn the_pattern_classes_are_what_trim_and_the_control_rule_say() {
+        type Rule = fn(char) -> bool;
+        let classes: [(&str, Rule); 5] = [
+            // Trimmable in names: whitespace that is not a control character.
+            (
+                r"[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+                |c| c.is_whitespace() && !c.is_control(),
+            ),
+            // Trimmable in content: the same, plus tab and line feed.
+            (
+                r"[\t\n \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+                |c| c.is_whitespace() && (!c.is_control() || matches!(c, '\t' | '\n')),
+            ),
+            // The first and last kept character: neither whitespace nor control.
+            (
+                r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+                |c| !c.is_whitespace() && !c.is_control(),
+            ),
+            // Anything but a control character (names, display names, passwords).
+            (r"[^\u0000-\u001f\u007f-\u009f]", |c| !c.is_control()),
+            // Content: anything but a control character other than tab and line feed.
+            (r"[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]", |c| {
+                !c.is_control() || matches!(c, '\t' | '\n')
+            }),
+        ];
+        for (class, rule) in classes {
+            let re = Regex::new(&format!("^{class}$")).unwrap();
+            for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+                let mut buf = [0; 4];
+                assert_eq!(
+                    re.is_match(c.encode_utf8(&mut buf)),
+                    rule(c),
+                    "{class} on U+{:04X}",
+                    c as u32
+                );
+            }
         }
     }
 }

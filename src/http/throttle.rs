@@ -1,7 +1,9 @@
 //! Request gating in front of the API: client IP, body size, and the named
 //! throttling policies of the seed (`default` on every API route, `strict` on login
-//! and register per IP and on message sends per user). Health, docs and the spec are
-//! never throttled.
+//! and register per address, on password changes and message sends per user; the
+//! login use case counts each account too). Addresses are counted as IPv4 or IPv6
+//! /64 (`usecase::throttle::address_subject`). Health, docs and the spec are never
+//! throttled.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use poem_openapi::registry::MetaApi;
 use webchat_domain::RateLimitDecision;
 
 use super::error::{ceil_secs, ApiError, ErrorBody};
-use crate::usecase::throttle::{PolicyName, SEND_ROUTE};
+use crate::usecase::throttle::{address_subject, PolicyName, LOGIN_ROUTE, SEND_ROUTE};
 use crate::usecase::UseCases;
 
 /// Largest JSON body accepted (docs/protocol.md, limits).
@@ -77,8 +79,9 @@ impl RouteTable {
 /// (else per client IP); every other route uses `default` per user (per IP without
 /// a valid token). A test checks each names a real operation.
 const STRICT: &[(Method, &str, bool)] = &[
-    (Method::POST, "/api/auth/login", false),
+    (Method::POST, LOGIN_ROUTE, false),
     (Method::POST, "/api/auth/register", false),
+    (Method::POST, "/api/auth/password", true),
     (Method::POST, SEND_ROUTE, true),
 ];
 
@@ -197,7 +200,7 @@ impl Gate {
         let (policy, per_user) = policy_for(req.method(), template);
         let subject = match access_token(&req).and_then(|t| self.usecases.auth.peek_user(t)) {
             Some(user) if per_user => format!("user:{user}"),
-            _ => format!("ip:{ip}"),
+            _ => address_subject(&ip),
         };
         let decision = match self.usecases.throttle.hit(policy, &subject, template).await {
             Ok(decision) => decision,

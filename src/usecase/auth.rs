@@ -8,17 +8,24 @@ use webchat_domain::{
     chrono_duration, DisplayName, Password, SessionId, TokenFingerprint, User, UserId, UserSession,
     Username,
 };
-use webchat_ports::{Clock, PortError, SessionStore, UserRepository};
+use webchat_ports::{Clock, PortError, Rotation, SessionStore, UserRepository};
 
 use super::password;
-use super::tokens::{new_refresh_token, refresh_token_session, TokenCodec};
+use super::throttle::{account_subject, PolicyName, Throttle, LOGIN_ROUTE};
+use super::tokens::{refresh_token_session, TokenCodec};
 use super::{AppError, AppResult};
 
-/// Lifetimes of what login hands out.
+/// Live sessions one user may hold; the next login ends the oldest.
+pub const MAX_SESSIONS_PER_USER: usize = 100;
+
+/// Lifetimes of what login hands out, and how many sessions a user may hold.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub access_ttl: Duration,
     pub session_ttl: Duration,
+    /// Past this many live sessions, a login ends the user's sessions that expire
+    /// first (the least recently logged into or refreshed).
+    pub max_sessions_per_user: usize,
 }
 
 impl Default for AuthConfig {
@@ -26,6 +33,7 @@ impl Default for AuthConfig {
         Self {
             access_ttl: Duration::from_secs(15 * 60),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_sessions_per_user: MAX_SESSIONS_PER_USER,
         }
     }
 }
@@ -70,6 +78,8 @@ pub struct AuthService {
     clock: Arc<dyn Clock>,
     codec: TokenCodec,
     config: AuthConfig,
+    /// Counts login attempts per account (the gate counts them per address).
+    throttle: Arc<Throttle>,
 }
 
 fn auth_store(e: PortError) -> AppError {
@@ -86,6 +96,7 @@ impl AuthService {
         clock: Arc<dyn Clock>,
         codec: TokenCodec,
         config: AuthConfig,
+        throttle: Arc<Throttle>,
     ) -> Self {
         Self {
             users,
@@ -93,6 +104,7 @@ impl AuthService {
             clock,
             codec,
             config,
+            throttle,
         }
     }
 
@@ -126,6 +138,10 @@ impl AuthService {
         }
     }
 
+    /// Logs in. Every attempt, whether the name exists or not, first counts against
+    /// the account's `strict` budget (the request gate counts the client address),
+    /// so spreading guesses over many addresses buys nothing, and a 429 says nothing
+    /// about whether the account exists.
     #[tracing::instrument(skip(self, password, client))]
     pub async fn login(
         &self,
@@ -133,6 +149,9 @@ impl AuthService {
         password: &str,
         client: ClientInfo,
     ) -> AppResult<TokenPair> {
+        self.throttle
+            .hit(PolicyName::Strict, &account_subject(username), LOGIN_ROUTE)
+            .await?;
         // Malformed names cannot exist: answer exactly as for a wrong password.
         let user = match Username::parse(username) {
             Ok(name) => self.users.find_by_username(&name).await?,
@@ -149,7 +168,7 @@ impl AuthService {
         };
         let now = self.clock.now();
         let session_id = SessionId::new();
-        let refresh_token = new_refresh_token(session_id);
+        let refresh_token = self.codec.new_refresh_token(session_id);
         let session = UserSession {
             id: session_id,
             user_id: user.id,
@@ -159,7 +178,14 @@ impl AuthService {
             user_agent: client.user_agent.map(|ua| ua.chars().take(256).collect()),
             refresh_token_hash: TokenFingerprint::of(&refresh_token).as_str().to_owned(),
         };
-        self.sessions.create(&session).await.map_err(auth_store)?;
+        let ended = self
+            .sessions
+            .create(&session, self.config.max_sessions_per_user)
+            .await
+            .map_err(auth_store)?;
+        if ended > 0 {
+            tracing::info!(user = %user.id, ended, "session cap reached: oldest sessions ended");
+        }
         Ok(self.pair(user, session_id, refresh_token, now))
     }
 
@@ -181,7 +207,9 @@ impl AuthService {
     }
 
     /// Rotates: the presented refresh token stops working, a new pair is issued and
-    /// the session's lifetime starts over.
+    /// the session's lifetime starts over. A token this deployment issued for the
+    /// session but already rotated away is a replay (a thief's, or the owner's after a
+    /// thief's refresh): the session ends, and with it every token of it.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> AppResult<TokenPair> {
         let session_id = refresh_token_session(refresh_token).ok_or(AppError::InvalidToken)?;
@@ -191,7 +219,9 @@ impl AuthService {
             .await
             .map_err(auth_store)?
             .ok_or(AppError::InvalidToken)?;
-        if session.refresh_token_hash != TokenFingerprint::of(refresh_token).as_str() {
+        let presented = TokenFingerprint::of(refresh_token).as_str().to_owned();
+        let detect_reuse = self.codec.issued_refresh_token(refresh_token);
+        if session.refresh_token_hash != presented && !detect_reuse {
             return Err(AppError::InvalidToken);
         }
         let user = self
@@ -200,22 +230,73 @@ impl AuthService {
             .await?
             .ok_or(AppError::InvalidToken)?;
         let now = self.clock.now();
-        let next = new_refresh_token(session_id);
-        let presented = std::mem::replace(
-            &mut session.refresh_token_hash,
-            TokenFingerprint::of(&next).as_str().to_owned(),
-        );
+        let next = self.codec.new_refresh_token(session_id);
+        session.refresh_token_hash = TokenFingerprint::of(&next).as_str().to_owned();
         session.expires_at = now + chrono_duration(self.config.session_ttl);
-        // Compare-and-set: of two refreshes racing with one token, one wins.
-        if !self
+        // Compare-and-set: of two refreshes racing with one token, one wins; with reuse
+        // detection, the loser (or any later replay) ends the session.
+        let rotation = if detect_reuse {
+            self.sessions
+                .rotate_or_end(&session, &presented)
+                .await
+                .map_err(auth_store)?
+        } else if self
             .sessions
             .rotate(&session, &presented)
             .await
             .map_err(auth_store)?
         {
-            return Err(AppError::InvalidToken);
+            Rotation::Rotated
+        } else {
+            Rotation::Absent
+        };
+        match rotation {
+            Rotation::Rotated => Ok(self.pair(user, session_id, next, now)),
+            Rotation::Ended => {
+                tracing::warn!(
+                    user = %session.user_id,
+                    session = %session_id,
+                    "refresh token reused: session ended"
+                );
+                Err(AppError::InvalidToken)
+            }
+            Rotation::Absent => Err(AppError::InvalidToken),
         }
-        Ok(self.pair(user, session_id, next, now))
+    }
+
+    /// Changes the caller's password: the current one must verify (else
+    /// `invalid_credentials`), the new one follows the registration rules. The new
+    /// hash is stored, then every other session of the user ends; the caller's stays.
+    #[tracing::instrument(skip_all, fields(user = %ctx.user_id))]
+    pub async fn change_password(
+        &self,
+        ctx: &AuthContext,
+        current_password: &str,
+        new_password: &str,
+    ) -> AppResult<()> {
+        let new_password = Password::parse(new_password)?;
+        let user = self
+            .users
+            .get(ctx.user_id)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        let ok = password::verify(current_password.to_owned(), Some(user.password_hash)).await?;
+        if !ok {
+            return Err(AppError::InvalidCredentials);
+        }
+        let hash = password::hash(new_password).await?;
+        match self.users.set_password_hash(user.id, &hash).await {
+            Ok(()) => {}
+            Err(PortError::NotFound) => return Err(AppError::Unauthorized),
+            Err(e) => return Err(e.into()),
+        }
+        let ended = self
+            .sessions
+            .delete_others_for_user(ctx.user_id, ctx.session_id)
+            .await
+            .map_err(auth_store)?;
+        tracing::info!(ended, "password changed: other sessions ended");
+        Ok(())
     }
 
     /// The user a validly signed, unexpired token names, without asking the session

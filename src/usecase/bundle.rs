@@ -51,6 +51,8 @@ pub struct Settings {
     pub auth: AuthConfig,
     pub throttle_default: RateLimitPolicy,
     pub throttle_strict: RateLimitPolicy,
+    /// Most members a chat may have (`WEBCHAT_MAX_CHAT_MEMBERS`).
+    pub max_chat_members: usize,
 }
 
 /// Every use case. Cheap to clone: each is shared behind an `Arc`.
@@ -77,12 +79,18 @@ impl UseCases {
             ports.presence.clone(),
             ports.sessions.clone(),
         ));
+        let throttle = Arc::new(Throttle::new(
+            ports.rate_limiter.clone(),
+            settings.throttle_default,
+            settings.throttle_strict,
+        ));
         let auth = Arc::new(AuthService::new(
             ports.users.clone(),
             ports.sessions.clone(),
             ports.clock.clone(),
             TokenCodec::new(&settings.jwt_secret),
             settings.auth,
+            throttle.clone(),
         ));
         let chats = Arc::new(ChatService::new(
             ports.chats.clone(),
@@ -90,6 +98,7 @@ impl UseCases {
             ports.messages.clone(),
             ports.clock.clone(),
             events.clone(),
+            settings.max_chat_members,
         ));
         let announcer = ports.announcer.clone().unwrap_or_else(|| {
             Arc::new(CacheThenPublish::new(
@@ -111,11 +120,6 @@ impl UseCases {
             ports.clock.clone(),
             events,
             settings.instance,
-        ));
-        let throttle = Arc::new(Throttle::new(
-            ports.rate_limiter.clone(),
-            settings.throttle_default,
-            settings.throttle_strict,
         ));
         Self {
             admin,

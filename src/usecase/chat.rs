@@ -5,11 +5,11 @@ use std::sync::Arc;
 use futures::future::join_all;
 
 use webchat_domain::{Chat, ChatHead, ChatId, ChatName, Event, UserId};
-use webchat_ports::{ChatRepository, Clock, MessageRepository, UserRepository};
+use webchat_ports::{AddMember, ChatRepository, Clock, MessageRepository, UserRepository};
 
 use super::events::Publisher;
 use super::membership::MembershipMemo;
-use super::{AppError, AppResult};
+use super::{list_limit, AppError, AppResult};
 
 /// A chat with its members, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub struct ChatService {
     clock: Arc<dyn Clock>,
     events: Publisher,
     memo: MembershipMemo,
+    /// Most members a chat may have.
+    max_members: usize,
 }
 
 impl ChatService {
@@ -44,6 +46,7 @@ impl ChatService {
         messages: Arc<dyn MessageRepository>,
         clock: Arc<dyn Clock>,
         events: Publisher,
+        max_members: usize,
     ) -> Self {
         Self {
             chats,
@@ -52,6 +55,7 @@ impl ChatService {
             clock,
             events,
             memo: MembershipMemo::default(),
+            max_members,
         }
     }
 
@@ -72,10 +76,14 @@ impl ChatService {
             });
         }
         let mut members = vec![creator];
+        let mut seen: std::collections::HashSet<UserId> = members.iter().copied().collect();
         for id in member_ids {
-            if !members.contains(id) {
+            if seen.insert(*id) {
                 members.push(*id);
             }
+        }
+        if members.len() > self.max_members {
+            return Err(AppError::ChatFull(self.max_members));
         }
         let lookups = join_all(members[1..].iter().map(|id| self.users.get(*id))).await;
         for (id, found) in members[1..].iter().zip(lookups) {
@@ -107,9 +115,16 @@ impl ChatService {
         })
     }
 
-    /// The user's chats, oldest first, each with its head.
-    pub async fn list(&self, user: UserId) -> AppResult<Vec<ChatEntry>> {
-        let chats = self.chats.chats_for_user(user).await?;
+    /// One page of the user's chats, by id (`limit` 1..=200, default 100, after
+    /// the chat `after`), each with its head.
+    pub async fn list(
+        &self,
+        user: UserId,
+        after: Option<ChatId>,
+        limit: Option<usize>,
+    ) -> AppResult<Vec<ChatEntry>> {
+        let limit = list_limit(limit)?;
+        let chats = self.chats.chats_page(user, after, limit).await?;
         let ids: Vec<ChatId> = chats.iter().map(|c| c.id).collect();
         let heads = self.messages.heads(&ids).await?;
         Ok(chats
@@ -170,7 +185,8 @@ impl ChatService {
         self.memo.remember(chat, user);
     }
 
-    /// Adds `new_member` (members only). Adding an existing member changes nothing.
+    /// Adds `new_member` (members only). Adding an existing member changes nothing;
+    /// adding one to a chat at its member cap is refused (409 `chat_full`).
     #[tracing::instrument(skip(self))]
     pub async fn add_member(
         &self,
@@ -182,8 +198,14 @@ impl ChatService {
         if self.users.get(new_member).await?.is_none() {
             return Err(AppError::NotFound("user"));
         }
-        if !self.chats.add_member(id, new_member).await? {
-            return Ok(view);
+        match self
+            .chats
+            .add_member(id, new_member, self.max_members)
+            .await?
+        {
+            AddMember::Added => {}
+            AddMember::AlreadyMember => return Ok(view),
+            AddMember::Full => return Err(AppError::ChatFull(self.max_members)),
         }
         let mut member_ids = view.member_ids;
         member_ids.push(new_member);

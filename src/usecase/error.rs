@@ -29,6 +29,9 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("username is taken")]
     UsernameTaken,
+    /// The chat has as many members as it may (`WEBCHAT_MAX_CHAT_MEMBERS`).
+    #[error("the chat is full: at most {0} members")]
+    ChatFull(usize),
     #[error("too many requests")]
     TooManyRequests(RateLimitDecision),
     /// The session store cannot answer: authentication fails closed.
@@ -63,6 +66,7 @@ impl AppError {
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::UsernameTaken => "username_taken",
+            Self::ChatFull(_) => "chat_full",
             Self::TooManyRequests(_) => "too_many_requests",
             Self::AuthUnavailable(_) => "auth_unavailable",
             Self::Unavailable(_) => "unavailable",

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use webchat_domain::{ChatId, Event, InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
-use webchat_ports::{Clock, PortResult, PresenceChange, PresenceStore};
+use webchat_ports::{Clock, OnlinePage, PortResult, PresenceChange, PresenceStore};
 
 use super::chat::ChatService;
 use super::events::Publisher;
-use super::AppResult;
+use super::{list_limit, AppResult};
 
 /// What this instance knows of one user from its own sockets.
 struct LocalPresence {
@@ -207,13 +207,27 @@ impl PresenceService {
         }
     }
 
-    /// Everyone online or away.
-    pub async fn online(&self) -> AppResult<Vec<UserPresence>> {
-        match self.store.online_users().await {
-            Ok(users) => Ok(users),
+    /// One page of everyone online or away, by user id (`limit` 1..=200, default
+    /// 100, after the user `after`), with how many are online in all.
+    pub async fn online(
+        &self,
+        after: Option<UserId>,
+        limit: Option<usize>,
+    ) -> AppResult<OnlinePage> {
+        let limit = list_limit(limit)?;
+        match self.store.online_page(after, limit).await {
+            Ok(page) => Ok(page),
             Err(e) => {
                 tracing::warn!(error = %e, "presence store unavailable: answering locally");
-                Ok(self.local_view())
+                let mut local = self.local_view();
+                let total = local.len() as u64;
+                local.sort_by_key(|p| p.user_id);
+                local.retain(|p| after.is_none_or(|a| p.user_id > a));
+                local.truncate(limit);
+                Ok(OnlinePage {
+                    users: local,
+                    total,
+                })
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use webchat_domain::{User, UserId};
+use webchat_domain::{User, UserId, UsernamePrefix};
 use webchat_ports::UserRepository;
 
 use super::{AppError, AppResult};
@@ -35,16 +35,7 @@ impl UserService {
                 reason: format!("must be 1 to {MAX_SEARCH}"),
             });
         }
-        let valid = (1..=32).contains(&prefix.chars().count())
-            && prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-        if !valid {
-            return Err(AppError::Validation {
-                field: "q",
-                reason: "must be 1 to 32 of the characters a username may contain".into(),
-            });
-        }
-        Ok(self.users.search(prefix, limit).await?)
+        let prefix = UsernamePrefix::parse(prefix)?;
+        Ok(self.users.search(prefix.as_str(), limit).await?)
     }
 }

@@ -181,6 +181,19 @@ impl Api {
         (self.with_token(&token), r.body)
     }
 
+    /// Logs `name` (registered with `password-1`) in once more: a new session.
+    pub async fn login_as(&self, name: &str) -> (Api, Value) {
+        let r = self
+            .post(
+                "/api/auth/login",
+                json!({"username": name, "password": "password-1"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "login {name}: {}", r.body);
+        let token = r.body["access_token"].as_str().expect("token").to_owned();
+        (self.with_token(&token), r.body)
+    }
+
     pub fn token(&self) -> &str {
         self.token.as_deref().expect("logged in")
     }
@@ -325,6 +338,71 @@ pub async fn create_chat(owner: &Api, name: &str, members: &[&str]) -> String {
     r.body["id"].as_str().expect("chat id").to_owned()
 }
 
+/// Registers and logs in `name` through the use cases (no HTTP, so no throttle):
+/// returns the access token and the user id.
+pub async fn direct_login(app: &UseCases, name: &str) -> (String, String) {
+    app.auth
+        .register(name, "password-1", None)
+        .await
+        .expect("register");
+    let pair = app
+        .auth
+        .login(
+            name,
+            "password-1",
+            webchat::usecase::auth::ClientInfo {
+                ip: None,
+                user_agent: None,
+            },
+        )
+        .await
+        .expect("login");
+    (pair.access_token, pair.user.id.to_string())
+}
+
+/// Walks a list endpoint page by page (`?limit=&after=`), the cursor being the
+/// `key` of the last entry; `entries` picks the array out of a page. Returns the
+/// keys in the order served and checks each page is full but the last.
+pub async fn walk_pages(
+    api: &Api,
+    path: &str,
+    limit: Option<usize>,
+    entries: impl Fn(&Value) -> Vec<Value>,
+    key: &str,
+) -> Vec<String> {
+    let page_size = limit.unwrap_or(100);
+    let mut keys: Vec<String> = Vec::new();
+    loop {
+        let mut query = Vec::new();
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(last) = keys.last() {
+            query.push(format!("after={last}"));
+        }
+        let url = if query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", query.join("&"))
+        };
+        let r = api.get(&url).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.body);
+        let page = entries(&r.body);
+        assert!(
+            page.len() <= page_size,
+            "{url}: a page holds at most `limit`"
+        );
+        let last = page.len() < page_size;
+        keys.extend(
+            page.iter()
+                .map(|e| e[key].as_str().expect("key").to_owned()),
+        );
+        if last {
+            return keys;
+        }
+    }
+}
+
 pub fn user_id(login: &Value) -> String {
     login["user"]["id"].as_str().expect("user id").to_owned()
 }
@@ -354,7 +432,7 @@ pub fn redis_instance_config(prefix: &str, instance: &str) -> Config {
     let mut config = Config::from_lookup(|k| match k {
         "REDIS_URL" => Some(url.clone()),
         "WEBCHAT_KEY_PREFIX" => Some(prefix.to_owned()),
-        "WEBCHAT_JWT_SECRET" => Some("cluster-test-secret".to_owned()),
+        "WEBCHAT_JWT_SECRET" => Some("cluster-test-secret-of-more-than-32-bytes".to_owned()),
         "WEBCHAT_INSTANCE_ID" => Some(instance.to_owned()),
         _ => None,
     })

@@ -1,10 +1,11 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ops::Bound;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use webchat_domain::{Chat, ChatId, UserId};
-use webchat_ports::{ChatRepository, Memberships, PortError, PortResult};
+use webchat_ports::{AddMember, ChatRepository, Memberships, PortError, PortResult};
 
 use crate::lock;
 
@@ -17,8 +18,8 @@ pub struct MemoryChatRepository {
 #[derive(Debug, Default)]
 struct Chats {
     by_id: HashMap<ChatId, StoredChat>,
-    /// Every user's chats, in the order they joined.
-    by_member: HashMap<UserId, Vec<ChatId>>,
+    /// Every user's chats, by id (the order pages walk).
+    by_member: HashMap<UserId, BTreeSet<ChatId>>,
     /// Every membership with the time it began, oldest first.
     joined: Vec<(DateTime<Utc>, UserId, ChatId)>,
     /// Counts creations, so chats created in the same instant keep insertion order.
@@ -54,7 +55,7 @@ impl Chats {
             return Ok(false);
         }
         stored.members.push(user);
-        self.by_member.entry(user).or_default().push(chat);
+        self.by_member.entry(user).or_default().insert(chat);
         self.joined.push((Utc::now(), user, chat));
         Ok(true)
     }
@@ -106,8 +107,42 @@ impl ChatRepository for MemoryChatRepository {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn add_member(&self, chat: ChatId, user: UserId) -> PortResult<bool> {
-        lock(&self.state).join(chat, user)
+    async fn add_member(
+        &self,
+        chat: ChatId,
+        user: UserId,
+        max_members: usize,
+    ) -> PortResult<AddMember> {
+        // Count and insert under one lock: concurrent adds cannot pass the cap.
+        let mut chats = lock(&self.state);
+        let stored = chats.by_id.get(&chat).ok_or(PortError::NotFound)?;
+        if stored.members.contains(&user) {
+            return Ok(AddMember::AlreadyMember);
+        }
+        if stored.members.len() >= max_members {
+            return Ok(AddMember::Full);
+        }
+        chats.join(chat, user)?;
+        Ok(AddMember::Added)
+    }
+
+    async fn chats_page(
+        &self,
+        user: UserId,
+        after: Option<ChatId>,
+        limit: usize,
+    ) -> PortResult<Vec<Chat>> {
+        let chats = lock(&self.state);
+        let Some(mine) = chats.by_member.get(&user) else {
+            return Ok(Vec::new());
+        };
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(mine
+            .range((from, Bound::Unbounded))
+            .filter_map(|id| chats.by_id.get(id))
+            .take(limit)
+            .map(|s| s.chat.clone())
+            .collect())
     }
 
     async fn chats_for_user(&self, user: UserId) -> PortResult<Vec<Chat>> {

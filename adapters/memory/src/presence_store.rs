@@ -1,10 +1,11 @@
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use webchat_domain::{chrono_duration, InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
-use webchat_ports::{Clock, PortResult, PresenceChange, PresenceConfig, PresenceStore};
+use webchat_ports::{Clock, OnlinePage, PortResult, PresenceChange, PresenceConfig, PresenceStore};
 
 use crate::lock;
 
@@ -21,7 +22,8 @@ pub struct MemoryPresenceStore {
 struct Presence {
     records: HashMap<UserId, Expiring<UserPresence>>,
     sockets: HashMap<UserId, Expiring<BTreeSet<SocketId>>>,
-    online: HashSet<UserId>,
+    /// By id: the order pages walk.
+    online: BTreeSet<UserId>,
     instances: HashMap<String, DateTime<Utc>>,
 }
 
@@ -188,16 +190,22 @@ impl PresenceStore for MemoryPresenceStore {
         Ok(live(&lock(&self.state).records, user, now).cloned())
     }
 
-    async fn online_users(&self) -> PortResult<Vec<UserPresence>> {
+    async fn online_page(&self, after: Option<UserId>, limit: usize) -> PortResult<OnlinePage> {
         let now = self.clock.now();
         let state = lock(&self.state);
-        Ok(state
-            .online
-            .iter()
-            .filter_map(|user| live(&state.records, *user, now))
-            .filter(|p| is_up(p))
-            .cloned()
-            .collect())
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(OnlinePage {
+            users: state
+                .online
+                .range((from, Bound::Unbounded))
+                .filter_map(|user| live(&state.records, *user, now))
+                .filter(|p| is_up(p))
+                .take(limit)
+                .cloned()
+                .collect(),
+            // Like the Redis set: users whose record expired count until the cleanup.
+            total: state.online.len() as u64,
+        })
     }
 
     async fn touch(&self, user: UserId, socket: &SocketId) -> PortResult<PresenceChange> {

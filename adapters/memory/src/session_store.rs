@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use webchat_domain::{SessionId, TokenFingerprint, UserId, UserSession};
-use webchat_ports::{Clock, PortError, PortResult, SessionStore};
+use webchat_ports::{Clock, PortError, PortResult, Rotation, SessionStore};
 
 use crate::lock;
 
@@ -78,6 +78,30 @@ impl Sessions {
         live
     }
 
+    /// Ends the user's sessions but `keep` that expire first until at most `max` live
+    /// ones remain; returns how many it ended.
+    fn cap(&mut self, user: UserId, keep: SessionId, max: usize, now: DateTime<Utc>) -> u64 {
+        let ids: Vec<SessionId> = self
+            .by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        let mut others: Vec<(DateTime<Utc>, SessionId)> = ids
+            .into_iter()
+            .filter(|id| *id != keep)
+            .filter_map(|id| self.live(id, now).map(|s| (s.expires_at, s.id)))
+            .collect();
+        // Oldest first, ties by id (as Redis orders equal scores by member).
+        others.sort();
+        let excess = (others.len() + 1).saturating_sub(max.max(1));
+        for (_, id) in &others[..excess] {
+            self.remove(*id);
+        }
+        excess as u64
+    }
+
     fn blacklisted(&mut self, token: &TokenFingerprint, now: DateTime<Utc>) -> bool {
         match self.blacklist.get(token) {
             Some(until) if *until > now => true,
@@ -111,7 +135,7 @@ impl Sessions {
 #[async_trait]
 impl SessionStore for MemorySessionStore {
     #[tracing::instrument(skip(self, session), fields(session_id = %session.id, user_id = %session.user_id))]
-    async fn create(&self, session: &UserSession) -> PortResult<()> {
+    async fn create(&self, session: &UserSession, max_per_user: usize) -> PortResult<u64> {
         let now = self.clock.now();
         let mut state = lock(&self.state);
         if state.live(session.id, now).is_some() {
@@ -127,7 +151,7 @@ impl SessionStore for MemorySessionStore {
             .entry(session.user_id)
             .or_default()
             .insert(session.id);
-        Ok(())
+        Ok(state.cap(session.user_id, session.id, max_per_user, now))
     }
 
     async fn get(&self, id: SessionId) -> PortResult<Option<UserSession>> {
@@ -148,6 +172,28 @@ impl SessionStore for MemorySessionStore {
                 Ok(true)
             }
             _ => Ok(false),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(session_id = %next.id))]
+    async fn rotate_or_end(
+        &self,
+        next: &UserSession,
+        presented_refresh_hash: &str,
+    ) -> PortResult<Rotation> {
+        let now = self.clock.now();
+        let mut state = lock(&self.state);
+        match state.live(next.id, now) {
+            Some(stored) if stored.user_id != next.user_id => Ok(Rotation::Absent),
+            Some(stored) if stored.refresh_token_hash == presented_refresh_hash => {
+                *stored = next.clone();
+                Ok(Rotation::Rotated)
+            }
+            Some(_) => {
+                state.remove(next.id);
+                Ok(Rotation::Ended)
+            }
+            None => Ok(Rotation::Absent),
         }
     }
 

@@ -63,6 +63,14 @@ impl UserRepository for MemoryUserRepository {
             .cloned())
     }
 
+    #[tracing::instrument(skip(self, password_hash))]
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> PortResult<()> {
+        let mut users = lock(&self.state);
+        let user = users.by_id.get_mut(&id).ok_or(PortError::NotFound)?;
+        password_hash.clone_into(&mut user.password_hash);
+        Ok(())
+    }
+
     async fn search(&self, prefix: &str, limit: usize) -> PortResult<Vec<User>> {
         let users = lock(&self.state);
         let prefix = prefix.to_ascii_lowercase();

@@ -7,7 +7,7 @@ use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 use webchat_domain::{Chat, ChatId, UserId};
-use webchat_ports::{ChatRepository, Memberships, PortResult};
+use webchat_ports::{AddMember, ChatRepository, Memberships, PortError, PortResult};
 
 use crate::error::{pool_error, query_error};
 use crate::rows::{convert_all, ChatRow};
@@ -18,6 +18,15 @@ use crate::schema::{chat_members, chats};
 struct MemberRow {
     chat_id: Uuid,
     user_id: Uuid,
+}
+
+/// A chat's member count and whether one user is among them.
+#[derive(QueryableByName)]
+struct Occupancy {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    members: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    is_member: bool,
 }
 
 #[derive(Clone)]
@@ -113,20 +122,90 @@ impl ChatRepository for PgChatRepository {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn add_member(&self, chat: ChatId, user: UserId) -> PortResult<bool> {
+    async fn add_member(
+        &self,
+        chat: ChatId,
+        user: UserId,
+        max_members: usize,
+    ) -> PortResult<AddMember> {
+        let cap = i64::try_from(max_members).unwrap_or(i64::MAX);
         let mut conn = self.pool.get().await.map_err(pool_error)?;
-        let inserted = diesel::insert_into(chat_members::table)
-            .values((
-                chat_members::chat_id.eq(chat.as_uuid()),
-                chat_members::user_id.eq(user.as_uuid()),
-                chat_members::joined_at.eq(diesel::dsl::now),
-            ))
-            .on_conflict_do_nothing()
-            .execute(&mut conn)
+        let outcome = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                // The chat row's lock makes concurrent adds to one chat take turns:
+                // each counts (in a statement of its own, so with a snapshot taken
+                // after the lock) what the previous one committed. NO KEY UPDATE
+                // conflicts with itself and with the sends' `last_seq` update, not
+                // with the foreign-key checks of rows that reference the chat.
+                let found: Option<Uuid> = chats::table
+                    .find(chat.as_uuid())
+                    .select(chats::id)
+                    .for_no_key_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                if found.is_none() {
+                    return Ok(None);
+                }
+                let occupancy: Occupancy = diesel::sql_query(
+                    "SELECT count(*) AS members, coalesce(bool_or(user_id = $2), false) AS is_member \
+                     FROM chat_members WHERE chat_id = $1",
+                )
+                .bind::<diesel::sql_types::Uuid, _>(chat.as_uuid())
+                .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
+                .get_result(conn)
+                .await?;
+                if occupancy.is_member {
+                    return Ok(Some(AddMember::AlreadyMember));
+                }
+                if occupancy.members >= cap {
+                    return Ok(Some(AddMember::Full));
+                }
+                let inserted = diesel::insert_into(chat_members::table)
+                    .values((
+                        chat_members::chat_id.eq(chat.as_uuid()),
+                        chat_members::user_id.eq(user.as_uuid()),
+                        chat_members::joined_at.eq(diesel::dsl::now),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                Ok(Some(if inserted == 1 {
+                    AddMember::Added
+                } else {
+                    AddMember::AlreadyMember
+                }))
+            })
             .await
-            // A foreign-key violation (no such chat, or no such user) is NotFound.
+            // A foreign-key violation (no such user) is NotFound.
             .map_err(query_error)?;
-        Ok(inserted == 1)
+        outcome.ok_or(PortError::NotFound)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn chats_page(
+        &self,
+        user: UserId,
+        after: Option<ChatId>,
+        limit: usize,
+    ) -> PortResult<Vec<Chat>> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        // Walks chat_members (user_id, chat_id) from the cursor.
+        let mut query = chats::table
+            .inner_join(chat_members::table)
+            .filter(chat_members::user_id.eq(user.as_uuid()))
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(chat_members::chat_id.gt(*after.as_uuid()));
+        }
+        let rows: Vec<ChatRow> = query
+            .order(chat_members::chat_id.asc())
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .select(ChatRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(query_error)?;
+        convert_all(rows)
     }
 
     #[tracing::instrument(skip(self))]

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use webchat_domain::{User, UserId, Username};
-use webchat_ports::{PortResult, UserRepository};
+use webchat_ports::{PortError, PortResult, UserRepository};
 
 use crate::error::{pool_error, query_error};
 use crate::rows::UserRow;
@@ -66,6 +66,20 @@ impl UserRepository for PgUserRepository {
             .optional()
             .map_err(query_error)?;
         row.map(User::try_from).transpose()
+    }
+
+    #[tracing::instrument(skip(self, password_hash))]
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> PortResult<()> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let updated = diesel::update(users::table.find(id.as_uuid()))
+            .set(users::password_hash.eq(password_hash))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        if updated == 0 {
+            return Err(PortError::NotFound);
+        }
+        Ok(())
     }
 
     #[tracing::instrument(skip(self))]

@@ -142,7 +142,7 @@ async fn writes_that_need_a_missing_row_are_not_found() {
         Err(PortError::NotFound),
         "insert by an unknown user"
     );
-    let no_user = repos.chats.add_member(chat.id, UserId::new()).await;
+    let no_user = repos.chats.add_member(chat.id, UserId::new(), 1000).await;
     assert_eq!(no_user, Err(PortError::NotFound), "add an unknown user");
     let ok = repos
         .messages

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use common::{migrated_backend, repositories, stored_chat, stored_user};
 use futures::future::join_all;
 use webchat_domain::{ClientMsgId, MessageContent, MessageId, NewMessage};
+use webchat_ports::AddMember;
 use webchat_postgres::PgBackend;
 
 const INSERTS: usize = 100;
@@ -95,6 +96,44 @@ async fn two_instances_racing_one_client_msg_id_store_one_message() {
     assert_eq!(ids.len(), 1, "everyone gets the same message");
     assert_eq!(outcomes[0].message.seq, 1);
     assert_eq!(b.messages.page(chat.id, None, 10).await.unwrap().len(), 1);
+
+    drop((a, b, first, second));
+    db.drop_database().await;
+}
+
+/// Concurrent adds from two pools (two processes) to one chat: the chat row's lock
+/// serializes them, so exactly the free places are taken and the cap holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_adding_members_at_once_never_pass_the_cap() {
+    const CAP: usize = 4;
+    const ADDS: usize = 24;
+    let Some((db, first)) = migrated_backend().await else {
+        return;
+    };
+    let second = PgBackend::connect(db.url()).unwrap();
+    let (a, b) = (repositories(&first), repositories(&second));
+    let owner = stored_user(&a).await;
+    let chat = stored_chat(&a, owner.id).await;
+    let mut users = Vec::new();
+    for _ in 0..ADDS {
+        users.push(stored_user(&a).await.id);
+    }
+
+    let adds = users.iter().enumerate().map(|(i, user)| {
+        let chats = if i % 2 == 0 { &a } else { &b }.chats.clone();
+        let (chat, user) = (chat.id, *user);
+        tokio::spawn(async move { chats.add_member(chat, user, CAP).await })
+    });
+    let outcomes: Vec<AddMember> = join_all(adds)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap().expect("add_member"))
+        .collect();
+    let added = outcomes.iter().filter(|o| **o == AddMember::Added).count();
+    let full = outcomes.iter().filter(|o| **o == AddMember::Full).count();
+    assert_eq!((added, full), (CAP - 1, ADDS - (CAP - 1)), "{outcomes:?}");
+    let members = b.chats.members(chat.id).await.unwrap();
+    assert_eq!(members.len(), CAP, "the cap holds under concurrent adds");
 
     drop((a, b, first, second));
     db.drop_database().await;

@@ -51,6 +51,10 @@ impl Keys {
     pub(crate) fn presence_of(&self, user: &str) -> String {
         self.key(format_args!("user:presence:{{{user}}}"))
     }
+    /// A presence key's name around its user id, like [`Keys::online_set_parts`].
+    pub(crate) fn presence_parts(&self) -> (String, &'static str) {
+        (self.key(format_args!("user:presence:{{")), "}")
+    }
     pub(crate) fn sockets(&self, user: UserId) -> String {
         self.sockets_of(&user.to_string())
     }
@@ -79,6 +83,19 @@ impl Keys {
     pub(crate) fn online_set_parts(&self) -> (String, &'static str) {
         (self.key(format_args!("users:online:{{")), "}")
     }
+    /// The by-id zset beside `user`'s online set (the same ids, scores 0, ordered by
+    /// id for paging): one per hash slot, on the slot of its online set.
+    pub(crate) fn online_by_id(&self, user: UserId) -> String {
+        self.online_by_id_set(slots::tag_of_slot(slots::slot(user.to_string().as_bytes())))
+    }
+    /// The by-id zset of the slot whose tag is `tag`.
+    pub(crate) fn online_by_id_set(&self, tag: &str) -> String {
+        self.key(format_args!("users:online:by_id:{{{tag}}}"))
+    }
+    /// A by-id zset's name around its tag, like [`Keys::online_set_parts`].
+    pub(crate) fn online_by_id_parts(&self) -> (String, &'static str) {
+        (self.key(format_args!("users:online:by_id:{{")), "}")
+    }
     pub(crate) fn instance(&self, instance: &InstanceId) -> String {
         self.instance_of(instance.as_str())
     }
@@ -100,6 +117,10 @@ impl Keys {
     /// user), so it does not share its user's slot.
     pub(crate) fn session_of(&self, id: &str) -> String {
         self.key(format_args!("session:{{{id}}}"))
+    }
+    /// A session key's name around its id: `session_of(id)` is `before + id + after`.
+    pub(crate) fn session_parts(&self) -> (String, &'static str) {
+        (self.key(format_args!("session:{{")), "}")
     }
     pub(crate) fn user_sessions(&self, user: UserId) -> String {
         self.key(format_args!("user:sessions:{{{user}}}"))
@@ -169,6 +190,15 @@ mod tests {
             k.throttle("strict", "ip:1.2.3.4", "/api/chats/{id}/messages"),
             "webchat:throttle:strict:{ip:1.2.3.4}:/api/chats/{id}/messages"
         );
+        // Login throttles: per account, and per IPv6 /64 (the subject names the network).
+        assert_eq!(
+            k.throttle("strict", "account:alice", "/api/auth/login"),
+            "webchat:throttle:strict:{account:alice}:/api/auth/login"
+        );
+        assert_eq!(
+            k.throttle("strict", "ip:2001:db8:1:2::/64", "/api/auth/login"),
+            "webchat:throttle:strict:{ip:2001:db8:1:2::/64}:/api/auth/login"
+        );
         assert_eq!(k.user_sessions(u), format!("webchat:user:sessions:{{{u}}}"));
         assert_eq!(k.channel(&Topic::Presence), "webchat:presence");
         let (chat, message) = (ChatId::new(), MessageId::new());
@@ -202,7 +232,13 @@ mod tests {
         let slot = |key: &str| slots::slot(key.as_bytes());
         for _ in 0..200 {
             let (u, chat) = (UserId::new(), ChatId::new());
-            let user_keys = [k.presence(u), k.sockets(u), k.online(u), k.user_sessions(u)];
+            let user_keys = [
+                k.presence(u),
+                k.sockets(u),
+                k.online(u),
+                k.online_by_id(u),
+                k.user_sessions(u),
+            ];
             assert!(
                 user_keys.iter().all(|key| slot(key) == slot(&user_keys[0])),
                 "{user_keys:?}"
@@ -223,6 +259,13 @@ mod tests {
         assert_eq!(k.online_sets().count(), usize::from(slots::SLOTS));
         let (before, after) = k.online_set_parts();
         assert_eq!(format!("{before}ab{after}"), k.online_set("ab"));
+        let (before, after) = k.online_by_id_parts();
+        assert_eq!(format!("{before}ab{after}"), k.online_by_id_set("ab"));
+        assert_eq!(k.online_by_id_set("ab"), "webchat:users:online:by_id:{ab}");
+        let (before, after) = k.presence_parts();
+        assert_eq!(format!("{before}ab{after}"), k.presence_of("ab"));
+        let (before, after) = k.session_parts();
+        assert_eq!(format!("{before}ab{after}"), k.session_of("ab"));
     }
 
     #[test]

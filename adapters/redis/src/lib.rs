@@ -38,12 +38,13 @@
 //! | `user:presence:{<userId>}` | string, JSON UserPresence | `online_ttl` while online, refreshed by activity; `offline_ttl` once offline | [`presence`] |
 //! | `user:sockets:{<userId>}` | set of `{instanceId}:{connId}` | `online_ttl`, refreshed with the record | [`presence`] |
 //! | `users:online:{<slot tag>}` | set of the online user ids of one hash slot | none; the cleanup job removes members whose record is gone | [`presence`] |
+//! | `users:online:by_id:{<slot tag>}` | zset of the same ids, scores 0 (pages by id, `ZRANGE BYLEX`; the reader merges the slots) | none; written with `users:online:{<slot tag>}` | [`presence`] |
 //! | `instance:{<instanceId>}` | string, last heartbeat time | `instance_ttl`; gone = instance dead | [`presence`] |
 //! | `instances` | zset of instance ids by last heartbeat (ms) | none; a day of silence drops a member | [`presence`] |
 //! | `session:{<sessionId>}` | string, JSON UserSession | until `expires_at` | [`session`] |
 //! | `user:sessions:{<userId>}` | zset of session ids by expiry ms | >= the longest session | [`session`] |
 //! | `token:blacklist:{<sha256 hex>}` | string | the token's remaining lifetime | [`session`] |
-//! | `throttle:<policy>:{<subject>}:<route>` | counter | the policy window | [`rate_limit`] |
+//! | `throttle:<policy>:{<subject>}:<route>` (subject `user:<id>`, `ip:<addr>`, `ip:<net>/64`, `account:<name>`) | counter | the policy window | [`rate_limit`] |
 //! | `message:{<messageId>}` | string, JSON Message (a read copy), or `~deleted` (a tombstone) | `read_ttl` for a copy, cache ttl for a tombstone | [`cache`] |
 //! | `chat:recent:{<chatId>}` | list of the newest 50 messages (JSON), newest first | cache ttl, refreshed on write | [`cache`] |
 //! | `chat:pinned:{<chatId>}` | hash: message id -> JSON (or `~unpinned:<version>`), plus `~empty` -> the set's `as_of` | cache ttl | [`cache`] |

@@ -5,17 +5,20 @@
 //! `touch`) and `offline_ttl` once offline; `user:sockets:{<userId>}` set of socket
 //! ids (`{instanceId}:{connId}`) refreshed with the record; `users:online:{<tag>}`
 //! sets of online user ids, one per hash slot, `<tag>` the slot's canonical tag, so
-//! a user's online set shares the slot of the user's keys; `instance:{<instanceId>}`
+//! a user's online set shares the slot of the user's keys, each mirrored by the zset
+//! `users:online:by_id:{<tag>}` (scores 0, so ordered by id, for paging);
+//! `instance:{<instanceId>}`
 //! string (the heartbeat time) living `instance_ttl`, whose absence marks the
 //! instance dead so the cleanup job drops its sockets; `instances` zset of every
 //! instance that heart-beat (score: its last heartbeat, unix ms), which the cleanup
 //! job reads to learn which ones stopped.
 //!
 //! Every write that reads a status and changes it is one Lua script over the
-//! user's three keys (one slot, also in Redis Cluster), so instances racing on the
+//! user's four keys (one slot, also in Redis Cluster), so instances racing on the
 //! same user cannot leave them online with no socket or offline with one. Readers
-//! of "everyone online" (`online_users`, `cleanup_stale`) sweep the online sets of
-//! every slot: one read-only script per node, over the slots it serves.
+//! of "everyone online" sweep every slot with one read-only script per node, over
+//! the slots it serves: `cleanup_stale` reads the online sets, `online_page` walks
+//! the by-id zsets from the cursor, merging the slots (and then the nodes) by id.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -25,7 +28,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use redis::aio::ConnectionLike;
 use redis::Script;
 use webchat_domain::{InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
-use webchat_ports::{PortResult, PresenceChange, PresenceConfig, PresenceStore};
+use webchat_ports::{OnlinePage, PortResult, PresenceChange, PresenceConfig, PresenceStore};
 
 use crate::backend::{corrupt, millis, slot_script, unavailable, RedisBackend};
 use crate::cluster::Node;
@@ -43,6 +46,12 @@ static TOUCH: LazyLock<Script> =
     LazyLock::new(|| slot_script(include_str!("lua/presence_touch.lua")));
 static CLEANUP: LazyLock<Script> =
     LazyLock::new(|| slot_script(include_str!("lua/presence_cleanup.lua")));
+static PAGE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "#!lua flags=no-writes,allow-cross-slot-keys\n{}",
+        include_str!("lua/presence_page.lua")
+    ))
+});
 static SWEEP: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "#!lua flags=no-writes,allow-cross-slot-keys\n{}",
@@ -78,7 +87,7 @@ impl RedisPresenceStore {
         }
     }
 
-    /// Runs one of the per-user scripts with its three keys.
+    /// Runs one of the per-user scripts with its four keys.
     async fn run<T: redis::FromRedisValue>(
         &self,
         op: &str,
@@ -92,6 +101,7 @@ impl RedisPresenceStore {
             .key(keys.presence(user))
             .key(keys.sockets(user))
             .key(keys.online(user))
+            .key(keys.online_by_id(user))
             .arg(user.to_string());
         for arg in args {
             invocation.arg(*arg);
@@ -103,14 +113,11 @@ impl RedisPresenceStore {
             .map_err(|e| unavailable(op, e))
     }
 
-    /// Every non-empty online set, with its members: `presence_sweep.lua` once per
-    /// node over the slots it serves (a single server: once). A node whose slots
-    /// are moving refuses the script (a key is not local any more); its sets are
-    /// then read one `SMEMBERS` each.
-    async fn online_members(&self) -> PortResult<Vec<(String, Vec<String>)>> {
-        let keys = self.backend.keys();
+    /// The slot tags each node serves: one group per master in Cluster mode, one
+    /// group of every slot for a single server.
+    async fn slot_groups(&self) -> PortResult<Vec<(Option<Node>, Vec<&'static str>)>> {
         let conn = self.backend.conn().await?;
-        let groups: Vec<(Option<Node>, Vec<&'static str>)> = match conn.cluster() {
+        Ok(match conn.cluster() {
             None => vec![(
                 None,
                 slots::every_slot_tag().iter().map(String::as_str).collect(),
@@ -128,44 +135,62 @@ impl RedisPresenceStore {
                     (Some(node), tags)
                 })
                 .collect(),
+        })
+    }
+
+    /// Runs `script` (a read-only script over the slots of one node, its arguments
+    /// after the script in `args`, ending with the node's tags) on `node`, or on the
+    /// single server; loads the script when Redis lost it.
+    async fn on_node(
+        &self,
+        node: Option<&Node>,
+        script: &Script,
+        args: &[&str],
+        tags: &[&str],
+    ) -> PortResult<redis::RedisResult<redis::Value>> {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(script.get_hash()).arg(0).arg(args).arg(tags);
+        let conn = self.backend.conn().await?;
+        let loader = conn.clone();
+        let mut conn = conn.clone();
+        let mut send = async |cmd: &redis::Cmd| match (node, conn.cluster()) {
+            (Some(node), Some(cluster)) => cluster
+                .clone()
+                .route_command(cmd.clone(), node.routing())
+                .await?
+                .extract_error(),
+            _ => conn.req_packed_command(cmd).await?.extract_error(),
         };
+        Ok(match send(&cmd).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                match script.load_async(&mut loader.clone()).await {
+                    Ok(_) => send(&cmd).await,
+                    Err(e) => Err(e),
+                }
+            }
+            other => other,
+        })
+    }
+
+    /// Every non-empty online set, by slot tag, with its members:
+    /// `presence_sweep.lua` once per node over the slots it serves (a single
+    /// server: once). A node whose slots are moving refuses the script (a key is
+    /// not local any more); its sets are then read one `SMEMBERS` each.
+    async fn online_members(&self) -> PortResult<Vec<(String, Vec<String>)>> {
+        let keys = self.backend.keys();
         let (before, after) = keys.online_set_parts();
         let mut found = Vec::new();
-        for (node, tags) in groups {
-            let mut sweep = redis::cmd("EVALSHA");
-            sweep.arg(SWEEP.get_hash()).arg(0).arg(&before).arg(after);
-            for tag in &tags {
-                sweep.arg(*tag);
-            }
-            let swept = async {
-                let loader = conn.clone();
-                let mut conn = conn.clone();
-                let mut send = async |cmd: &redis::Cmd| match (&node, conn.cluster()) {
-                    (Some(node), Some(cluster)) => cluster
-                        .clone()
-                        .route_command(cmd.clone(), node.routing())
-                        .await?
-                        .extract_error(),
-                    _ => conn.req_packed_command(cmd).await?.extract_error(),
-                };
-                let reply = match send(&sweep).await {
-                    Err(e)
-                        if e.kind()
-                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-                    {
-                        SWEEP.load_async(&mut loader.clone()).await?;
-                        send(&sweep).await
-                    }
-                    other => other,
-                }?;
-                Ok::<Vec<(String, Vec<String>)>, redis::RedisError>(redis::from_redis_value(reply)?)
-            }
-            .await;
+        for (node, tags) in self.slot_groups().await? {
+            let swept = self
+                .on_node(node.as_ref(), &SWEEP, &[&before, after], &tags)
+                .await?
+                .and_then(|reply| {
+                    Ok(redis::from_redis_value::<Vec<(String, Vec<String>)>>(
+                        reply,
+                    )?)
+                });
             match swept {
-                Ok(sets) => found.extend(
-                    sets.into_iter()
-                        .map(|(tag, users)| (keys.online_set(&tag), users)),
-                ),
+                Ok(sets) => found.extend(sets),
                 Err(e) if node.is_some() && e.kind() != redis::ErrorKind::Io => {
                     tracing::debug!(error = %e, "online sweep refused by a node; reading its sets one by one");
                     found.extend(self.online_members_one_by_one(&tags).await?);
@@ -176,7 +201,93 @@ impl RedisPresenceStore {
         Ok(found)
     }
 
-    /// The non-empty online sets among `tags`' slots, one `SMEMBERS` each.
+    /// One page of online users among the slots of one node, with the node's
+    /// total, one `SCARD` / `ZRANGE` / `GET` at a time (the fallback of
+    /// `presence_page.lua` for a node whose slots are moving). Per slot, reads on
+    /// from the cursor until `limit` live records or the end of its by-id zset.
+    async fn page_one_by_one(
+        &self,
+        tags: &[&str],
+        after: &str,
+        limit: usize,
+    ) -> PortResult<(u64, Vec<UserPresence>)> {
+        let keys = self.backend.keys();
+        let conn = self.backend.conn().await?;
+        let mut total = 0;
+        let mut busy: Vec<(&str, String)> = Vec::new();
+        for chunk in tags.chunks(SWEEP_CHUNK) {
+            let mut pipe = redis::pipe();
+            for tag in chunk {
+                pipe.cmd("SCARD").arg(keys.online_set(tag));
+            }
+            let counts: Vec<u64> = pipe
+                .query_async(&mut conn.unordered())
+                .await
+                .map_err(|e| unavailable("SCARD online", e))?;
+            for (tag, n) in chunk.iter().zip(counts) {
+                if n > 0 {
+                    total += n;
+                    let from = if after.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        format!("({after}")
+                    };
+                    busy.push((tag, from));
+                }
+            }
+        }
+        let mut page = Vec::new();
+        let mut found = vec![0usize; busy.len()];
+        let mut open: Vec<usize> = (0..busy.len()).collect();
+        while !open.is_empty() {
+            let mut pipe = redis::pipe();
+            for &i in &open {
+                pipe.cmd("ZRANGE")
+                    .arg(keys.online_by_id_set(busy[i].0))
+                    .arg(&busy[i].1)
+                    .arg("+")
+                    .arg("BYLEX")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit);
+            }
+            let batches: Vec<Vec<String>> = pipe
+                .query_async(&mut conn.unordered())
+                .await
+                .map_err(|e| unavailable("ZRANGE online", e))?;
+            let mut next = Vec::new();
+            for (&i, ids) in open.iter().zip(batches) {
+                if ids.is_empty() {
+                    continue;
+                }
+                let mut pipe = redis::pipe();
+                for id in &ids {
+                    pipe.cmd("GET").arg(keys.presence_of(id));
+                }
+                let records: Vec<Option<String>> = pipe
+                    .query_async(&mut conn.unordered())
+                    .await
+                    .map_err(|e| unavailable("GET presence", e))?;
+                for json in records.into_iter().flatten() {
+                    let presence = decode(&json)?;
+                    if presence.status != PresenceStatus::Offline && found[i] < limit {
+                        found[i] += 1;
+                        page.push(presence);
+                    }
+                }
+                if found[i] < limit && ids.len() == limit {
+                    busy[i].1 = format!("({}", ids[ids.len() - 1]);
+                    next.push(i);
+                }
+            }
+            open = next;
+        }
+        page.sort_by_key(|p| p.user_id);
+        page.truncate(limit);
+        Ok((total, page))
+    }
+
+    /// The non-empty online sets among `tags`' slots, by tag, one `SMEMBERS` each.
     async fn online_members_one_by_one(
         &self,
         tags: &[&str],
@@ -195,7 +306,9 @@ impl RedisPresenceStore {
                 .await
                 .map_err(|e| unavailable("SMEMBERS online", e))?;
             found.extend(
-                sets.into_iter()
+                chunk
+                    .iter()
+                    .map(|tag| (*tag).to_owned())
                     .zip(members)
                     .filter(|(_, users)| !users.is_empty()),
             );
@@ -250,6 +363,19 @@ fn encode(presence: &UserPresence) -> PortResult<String> {
 
 fn decode(json: &str) -> PortResult<UserPresence> {
     serde_json::from_str(json).map_err(|e| corrupt("presence", e))
+}
+
+/// The page script's answer: the total, then the records.
+fn split_page(reply: Vec<redis::Value>) -> PortResult<(u64, Vec<String>)> {
+    let mut items = reply.into_iter();
+    let total = items
+        .next()
+        .ok_or_else(|| corrupt("online page", "empty reply"))
+        .and_then(|v| redis::from_redis_value(v).map_err(|e| corrupt("online page", e)))?;
+    let records = items
+        .map(|v| redis::from_redis_value(v).map_err(|e| corrupt("online page", e)))
+        .collect::<PortResult<_>>()?;
+    Ok((total, records))
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -346,36 +472,59 @@ impl PresenceStore for RedisPresenceStore {
         json.as_deref().map(decode).transpose()
     }
 
+    /// `presence_page.lua` once per node over the slots it serves (a single
+    /// server: once), each answering its smallest `limit` ids after the cursor; the
+    /// pages are merged by id. A node whose slots are moving refuses the script; its
+    /// slots are then read one by one.
     #[tracing::instrument(skip(self))]
-    async fn online_users(&self) -> PortResult<Vec<UserPresence>> {
-        let keys = self.backend.keys();
-        let users: Vec<String> = self
-            .online_members()
-            .await?
-            .into_iter()
-            .flat_map(|(_, users)| users)
-            .collect();
-        let conn = self.backend.conn().await?;
-        let mut online = Vec::with_capacity(users.len());
-        // Members whose record expired are left for the cleanup job to announce.
-        for page in users.chunks(500) {
-            let mut pipe = redis::pipe();
-            for user in page {
-                pipe.cmd("GET").arg(keys.presence_of(user));
-            }
-            let records: Vec<Option<String>> = pipe
-                .query_async(&mut conn.unordered())
-                .await
-                .map_err(|e| unavailable("GET presence", e))?;
-            for json in records.into_iter().flatten() {
-                let presence = decode(&json)?;
-                if presence.status != PresenceStatus::Offline {
-                    online.push(presence);
-                }
-            }
+    async fn online_page(&self, after: Option<UserId>, limit: usize) -> PortResult<OnlinePage> {
+        if limit == 0 {
+            return Ok(OnlinePage::default());
         }
-        online.sort_by_key(|p| p.user_id);
-        Ok(online)
+        let keys = self.backend.keys();
+        let (online_before, online_after) = keys.online_set_parts();
+        let (by_id_before, by_id_after) = keys.online_by_id_parts();
+        let (presence_before, presence_after) = keys.presence_parts();
+        let after = after.map(|u| u.to_string()).unwrap_or_default();
+        let limit_arg = limit.to_string();
+        let args = [
+            online_before.as_str(),
+            online_after,
+            &by_id_before,
+            by_id_after,
+            &presence_before,
+            presence_after,
+            &after,
+            &limit_arg,
+        ];
+        let mut page = OnlinePage::default();
+        // Members whose record expired are skipped, left for the cleanup job to announce.
+        for (node, tags) in self.slot_groups().await? {
+            let answer = self
+                .on_node(node.as_ref(), &PAGE, &args, &tags)
+                .await?
+                .and_then(|reply| Ok(redis::from_redis_value::<Vec<redis::Value>>(reply)?));
+            let (total, users) = match answer {
+                Ok(reply) => {
+                    let (total, records) = split_page(reply)?;
+                    let users = records
+                        .iter()
+                        .map(|json| decode(json))
+                        .collect::<PortResult<Vec<_>>>()?;
+                    (total, users)
+                }
+                Err(e) if node.is_some() && e.kind() != redis::ErrorKind::Io => {
+                    tracing::debug!(error = %e, "online page refused by a node; reading its slots one by one");
+                    self.page_one_by_one(&tags, &after, limit).await?
+                }
+                Err(e) => return Err(unavailable("online_page", e)),
+            };
+            page.total += total;
+            page.users.extend(users);
+        }
+        page.users.sort_by_key(|p| p.user_id);
+        page.users.truncate(limit);
+        Ok(page)
     }
 
     #[tracing::instrument(skip(self))]
@@ -425,10 +574,12 @@ impl PresenceStore for RedisPresenceStore {
         let ttl = millis(self.config.offline_ttl).to_string();
         let now = rfc3339(Utc::now());
         let mut invocations = Vec::new();
-        for (set, users) in &sets {
+        for (tag, users) in &sets {
             for page in users.chunks(CLEANUP_PAGE) {
                 let mut invocation = CLEANUP.prepare_invoke();
-                invocation.key(set);
+                invocation
+                    .key(keys.online_set(tag))
+                    .key(keys.online_by_id_set(tag));
                 for user in page {
                     invocation
                         .key(keys.presence_of(user))

@@ -202,7 +202,17 @@ async fn keys_of_ten_thousand_chats_spread_evenly_and_admin_walks_every_master()
     let stats = cache.stats().await.expect("stats");
     assert_eq!(stats.total_chats, 10_000);
     assert_eq!(stats.total_cached_messages, 10_000);
-    assert_eq!(presence.online_users().await.expect("online").len(), 1000);
+    // Online pages merge the slots of every master by id.
+    let (mut seen, mut after) = (Vec::new(), None);
+    loop {
+        let page = presence.online_page(after, 200).await.expect("online page");
+        assert_eq!(page.total, 1000, "every page counts everyone online");
+        let Some(last) = page.users.last() else { break };
+        after = Some(last.user_id);
+        seen.extend(page.users.iter().map(|p| p.user_id));
+    }
+    assert_eq!(seen.len(), 1000, "every online user once");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "pages in id order");
     let removed = cache.clear_all().await.expect("clear cache");
     assert!(removed >= 30_000, "clear-cache removed {removed}");
     let removed = presence.clear_all().await.expect("clear presence");
@@ -327,4 +337,47 @@ async fn shard_subscriptions_survive_a_slot_migration_and_a_node_restart() {
     }
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// The cap's last step (deleting the ended sessions' keys, on other slots than the
+/// index) lost: a session the index no longer holds cannot refresh, and its key goes
+/// with the attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_dropped_from_its_index_cannot_refresh_on_a_cluster() {
+    let Some(cluster) = OwnCluster::new(3) else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let store = RedisSessionStore::new(cluster_backend(&cluster, &prefix));
+    let now = chrono::Utc::now();
+    let user = UserId::new();
+    let session = webchat_domain::UserSession {
+        id: webchat_domain::SessionId::new(),
+        user_id: user,
+        created_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+        ip: None,
+        user_agent: None,
+        refresh_token_hash: "old".to_owned(),
+    };
+    assert_eq!(store.create(&session, 100).await.unwrap(), 0);
+    // What session_cap.lua does to a session it ends, without the UNLINK after it.
+    let index = format!("{prefix}user:sessions:{{{user}}}");
+    let removed = cluster.cli(0, &["-c", "ZREM", &index, &session.id.to_string()]);
+    assert_eq!(removed, "1", "the entry was indexed");
+    assert!(store.get(session.id).await.unwrap().is_some());
+
+    let next = webchat_domain::UserSession {
+        refresh_token_hash: "new".to_owned(),
+        ..session.clone()
+    };
+    assert!(
+        !store.rotate(&next, "old").await.unwrap(),
+        "a session its index does not hold cannot refresh"
+    );
+    assert_eq!(
+        store.get(session.id).await.unwrap(),
+        None,
+        "and it ends with the attempt"
+    );
 }

@@ -18,6 +18,7 @@ use webchat_redis::{RedisMessageCache, RedisPresenceStore, RedisRateLimiter, Red
 /// (name after the prefix starts with, TYPE, has a TTL)
 const TABLE: &[(&str, &str, bool)] = &[
     ("user:presence:{", "string", true),
+    ("users:online:by_id:{", "zset", false),
     ("users:online:{", "set", false),
     ("user:sockets:{", "set", true),
     ("instance:{", "string", true),
@@ -83,7 +84,7 @@ async fn scenario(backend: &webchat_redis::RedisBackend) -> Vec<UserId> {
         user_agent: None,
         refresh_token_hash: TokenFingerprint::of("refresh").as_str().to_owned(),
     };
-    sessions.create(&session).await.unwrap();
+    sessions.create(&session, 100).await.unwrap();
     sessions
         .blacklist_token(
             &TokenFingerprint::of("access"),
@@ -101,6 +102,17 @@ async fn scenario(backend: &webchat_redis::RedisBackend) -> Vec<UserId> {
         )
         .await
         .unwrap();
+    // The login throttles: per account, and per IPv6 /64.
+    for subject in ["account:alice", "ip:2001:db8:1:2::/64"] {
+        limiter
+            .hit(
+                &RateLimitPolicy::strict_policy(),
+                subject,
+                "/api/auth/login",
+            )
+            .await
+            .unwrap();
+    }
 
     let cache = RedisMessageCache::new(backend.clone(), CacheConfig::default());
     let (first, mut second) = (message(CHAT, 1), message(CHAT, 2));
@@ -181,7 +193,7 @@ async fn every_key_matches_the_contract_table() {
                 id.parse::<UserId>().is_ok(),
                 "{key}: a user's key carries the user id as its hash tag"
             );
-        } else if *row == "users:online:{" {
+        } else if *row == "users:online:{" || *row == "users:online:by_id:{" {
             let tag = hash_tag(name).unwrap_or_else(|| panic!("{key} has no hash tag"));
             let user = online
                 .iter()
@@ -191,9 +203,11 @@ async fn every_key_matches_the_contract_table() {
                 "{key}: an online set shares its users' slot"
             );
         } else if *row == "throttle:" {
-            assert_eq!(
-                hash_tag(name),
-                Some("203.0.113.7"),
+            assert!(
+                matches!(
+                    hash_tag(name),
+                    Some("203.0.113.7" | "account:alice" | "ip:2001:db8:1:2::/64")
+                ),
                 "{key}: tagged by its subject"
             );
         }

@@ -82,8 +82,8 @@ async fn session_keys_live_until_expiry_and_the_index_outlives_them() {
         refresh_token_hash: TokenFingerprint::of("r").as_str().to_owned(),
     };
     let (long, short) = (make(120), make(30));
-    store.create(&long).await.unwrap();
-    store.create(&short).await.unwrap();
+    store.create(&long, 100).await.unwrap();
+    store.create(&short, 100).await.unwrap();
     let session_ttl = pttl(&url, &format!("{prefix}session:{{{}}}", short.id)).await;
     assert!(
         around(session_ttl, Duration::from_secs(30 * 60)),

@@ -176,7 +176,12 @@ impl Connection {
             write_one(&mut sink, degraded_frame(backoff)).await;
         }
 
+        // Armed once for the socket's life, not re-created on every wake of the loop.
         let mut shutdown = self.gateway.shutdown.clone();
+        let shutting_down = shutdown.changed();
+        tokio::pin!(shutting_down);
+        let killed = kill.notified();
+        tokio::pin!(killed);
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let mut last_heard = Instant::now();
@@ -191,7 +196,7 @@ impl Connection {
                             ok = write_batch(&mut sink, out, &mut rx) => if !ok {
                                 break (CloseReason::Client, None);
                             },
-                            _ = kill.notified() => {
+                            _ = &mut killed => {
                                 break (CloseReason::Slow, Some((CloseCode::Policy, "too slow to keep up")));
                             }
                         }
@@ -280,10 +285,10 @@ impl Connection {
                         break (CloseReason::Client, None);
                     }
                 }
-                _ = kill.notified() => {
+                _ = &mut killed => {
                     break (CloseReason::Slow, Some((CloseCode::Policy, "too slow to keep up")));
                 }
-                _ = shutdown.changed() => {
+                _ = &mut shutting_down => {
                     break (CloseReason::Shutdown, Some((CloseCode::Away, "server shutting down")));
                 }
             }

@@ -230,8 +230,6 @@ async fn refresh_rotates_the_refresh_token() {
         fx.clock.now() + chrono::Duration::minutes(15)
     );
 
-    let reused = fx.app.auth.refresh(&first.refresh_token).await;
-    assert!(matches!(reused, Err(AppError::InvalidToken)), "{reused:?}");
     let ctx = fx
         .app
         .auth
@@ -242,12 +240,133 @@ async fn refresh_rotates_the_refresh_token() {
     let third = fx.app.auth.refresh(&second.refresh_token).await.unwrap();
     assert_ne!(third.refresh_token, second.refresh_token);
 
-    // A token of the right shape but a wrong secret is refused too.
+    // A token of the right shape but a wrong secret is refused, and ends nothing:
+    // knowing a session id is not enough to end the session.
     let forged = format!("{}.{}", first.session_id, "0".repeat(64));
     let err = fx.app.auth.refresh(&forged).await;
     assert!(matches!(err, Err(AppError::InvalidToken)), "{err:?}");
     let err = fx.app.auth.refresh("garbage").await;
     assert!(matches!(err, Err(AppError::InvalidToken)), "{err:?}");
+    fx.app.auth.authenticate(&third.access_token).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_ends_its_session_and_every_token_of_it() {
+    let fx = Fixture::new();
+    let first = registered(&fx, "alice").await;
+    let other = login(&fx, "alice").await;
+    let thief = fx.app.auth.refresh(&first.refresh_token).await.unwrap();
+
+    let reused = fx.app.auth.refresh(&first.refresh_token).await;
+    assert!(matches!(reused, Err(AppError::InvalidToken)), "{reused:?}");
+    for token in [&first.access_token, &thief.access_token] {
+        let err = fx.app.auth.authenticate(token).await;
+        assert!(matches!(err, Err(AppError::Unauthorized)), "{err:?}");
+    }
+    let err = fx.app.auth.refresh(&thief.refresh_token).await;
+    assert!(matches!(err, Err(AppError::InvalidToken)), "{err:?}");
+    fx.app.auth.authenticate(&other.access_token).await.unwrap();
+}
+
+#[tokio::test]
+async fn login_counts_every_attempt_against_the_account_known_or_not() {
+    let fx = Fixture::new();
+    fx.app.auth.register("alice", PASSWORD, None).await.unwrap();
+    for name in ["alice", "nobody", "a b"] {
+        for i in 0..10 {
+            let err = fx
+                .app
+                .auth
+                .login(name, "wrong password", ClientInfo::default())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, AppError::InvalidCredentials),
+                "{name} {i}: {err:?}"
+            );
+        }
+        let err = fx
+            .app
+            .auth
+            .login(name, "wrong password", ClientInfo::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, AppError::TooManyRequests(_)),
+            "{name}: {err:?}"
+        );
+    }
+    let err = fx
+        .app
+        .auth
+        .login("ALICE", PASSWORD, ClientInfo::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::TooManyRequests(_)),
+        "the right password waits for the window too: {err:?}"
+    );
+    advance(&fx.clock, 60);
+    login(&fx, "alice").await;
+}
+
+#[tokio::test]
+async fn a_login_past_the_session_cap_ends_the_oldest_session() {
+    let fx = Fixture::with_settings(|s| s.auth.max_sessions_per_user = 3);
+    let first = registered(&fx, "alice").await;
+    advance(&fx.clock, 1);
+    let second = login(&fx, "alice").await;
+    advance(&fx.clock, 1);
+    login(&fx, "alice").await;
+    advance(&fx.clock, 1);
+    // Refreshing makes the first session the most recently used: the second goes.
+    let first = fx.app.auth.refresh(&first.refresh_token).await.unwrap();
+    advance(&fx.clock, 1);
+    let fourth = login(&fx, "alice").await;
+    let err = fx.app.auth.authenticate(&second.access_token).await;
+    assert!(matches!(err, Err(AppError::Unauthorized)), "{err:?}");
+    fx.app.auth.authenticate(&first.access_token).await.unwrap();
+    let ctx = fx
+        .app
+        .auth
+        .authenticate(&fourth.access_token)
+        .await
+        .unwrap();
+    assert_eq!(fx.app.auth.sessions(&ctx).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn changing_the_password_keeps_only_the_callers_session() {
+    let fx = Fixture::new();
+    let mine = registered(&fx, "alice").await;
+    let other = login(&fx, "alice").await;
+    let bob = registered(&fx, "bob").await;
+    let ctx = fx.app.auth.authenticate(&mine.access_token).await.unwrap();
+    let auth = &fx.app.auth;
+
+    let err = auth
+        .change_password(&ctx, "wrong password", "new password")
+        .await;
+    assert!(matches!(err, Err(AppError::InvalidCredentials)), "{err:?}");
+    let err = auth.change_password(&ctx, PASSWORD, "short").await;
+    assert_eq!(field_of(err.unwrap_err()), "password");
+    auth.authenticate(&other.access_token).await.unwrap();
+
+    auth.change_password(&ctx, PASSWORD, "new password")
+        .await
+        .unwrap();
+    auth.authenticate(&mine.access_token).await.unwrap();
+    let err = auth.authenticate(&other.access_token).await;
+    assert!(matches!(err, Err(AppError::Unauthorized)), "{err:?}");
+    auth.authenticate(&bob.access_token).await.unwrap();
+    let err = auth
+        .login("alice", PASSWORD, ClientInfo::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::InvalidCredentials), "{err:?}");
+    auth.login("alice", "new password", ClientInfo::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -34,7 +34,7 @@ async fn the_creator_is_a_member_and_duplicates_collapse() {
     let listed: Vec<ChatId> = fx
         .app
         .chats
-        .list(alice)
+        .list(alice, None, None)
         .await
         .unwrap()
         .iter()
@@ -83,7 +83,12 @@ async fn create_validates_name_and_members() {
         .unwrap_err();
     assert!(matches!(err, AppError::Validation { .. }), "{err:?}");
     assert!(
-        fx.app.chats.list(alice).await.unwrap().is_empty(),
+        fx.app
+            .chats
+            .list(alice, None, None)
+            .await
+            .unwrap()
+            .is_empty(),
         "nothing was created"
     );
 }

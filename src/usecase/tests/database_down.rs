@@ -9,8 +9,8 @@ use webchat_domain::{
     Chat, ChatHead, ChatId, Message, MessageContent, MessageId, NewMessage, UserId,
 };
 use webchat_ports::{
-    ChangePage, Changed, ChatRepository, InsertOutcome, Memberships, MessageRepository, PortError,
-    PortResult,
+    AddMember, ChangePage, Changed, ChatRepository, InsertOutcome, Memberships, MessageRepository,
+    PortError, PortResult,
 };
 
 use super::message::Room;
@@ -51,9 +51,18 @@ impl ChatRepository for Switchable {
         self.check()?;
         self.chats.is_member(chat, user).await
     }
-    async fn add_member(&self, chat: ChatId, user: UserId) -> PortResult<bool> {
+    async fn add_member(&self, chat: ChatId, user: UserId, cap: usize) -> PortResult<AddMember> {
         self.check()?;
-        self.chats.add_member(chat, user).await
+        self.chats.add_member(chat, user, cap).await
+    }
+    async fn chats_page(
+        &self,
+        user: UserId,
+        after: Option<ChatId>,
+        limit: usize,
+    ) -> PortResult<Vec<Chat>> {
+        self.check()?;
+        self.chats.chats_page(user, after, limit).await
     }
     async fn chats_for_user(&self, user: UserId) -> PortResult<Vec<Chat>> {
         self.check()?;

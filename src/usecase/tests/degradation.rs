@@ -132,7 +132,7 @@ async fn a_message_repository_that_is_down_is_a_503() {
 
 fn sessions_down() -> MockSessionStore {
     let mut s = MockSessionStore::new();
-    s.expect_create().returning(|_| Err(down()));
+    s.expect_create().returning(|_, _| Err(down()));
     s.expect_get().returning(|_| Err(down()));
     s.expect_authorize().returning(|_, _| Err(down()));
     s.expect_blacklist_token().returning(|_, _| Err(down()));
@@ -167,7 +167,7 @@ async fn a_session_store_that_is_down_fails_authentication_closed() {
         TokenCodec::new(SECRET).issue(user.id, session, now, now + chrono::Duration::minutes(5));
     auth_unavailable(auth.authenticate(&token).await);
     auth_unavailable(
-        auth.refresh(&crate::usecase::tokens::new_refresh_token(session))
+        auth.refresh(&TokenCodec::new(SECRET).new_refresh_token(session))
             .await,
     );
     // A bad token is still refused as such: no store call is needed to know.
@@ -193,7 +193,7 @@ fn presence_down() -> MockPresenceStore {
     s.expect_set_offline().returning(|_, _| Err(down()));
     s.expect_set_status().returning(|_, _| Err(down()));
     s.expect_get_presence().returning(|_| Err(down()));
-    s.expect_online_users().returning(|| Err(down()));
+    s.expect_online_page().returning(|_, _| Err(down()));
     s.expect_touch().returning(|_, _| Err(down()));
     s.expect_heartbeat_instance().returning(|_| Err(down()));
     s.expect_cleanup_stale().times(0);
@@ -222,9 +222,10 @@ async fn a_presence_store_that_is_down_answers_from_the_local_view() {
     assert_eq!((seen.user_id, seen.status), (alice, PresenceStatus::Online));
     assert_eq!(p.get(bob).await.unwrap().status, PresenceStatus::Offline);
     let online: Vec<UserId> = p
-        .online()
+        .online(None, None)
         .await
         .unwrap()
+        .users
         .iter()
         .map(|u| u.user_id)
         .collect();
@@ -237,7 +238,7 @@ async fn a_presence_store_that_is_down_answers_from_the_local_view() {
     assert_eq!(p.get(alice).await.unwrap().status, PresenceStatus::Away);
     p.disconnect(alice, &two).await;
     assert_eq!(p.get(alice).await.unwrap().status, PresenceStatus::Offline);
-    assert!(p.online().await.unwrap().is_empty());
+    assert!(p.online(None, None).await.unwrap().users.is_empty());
 
     // Without its heartbeat an instance must not judge others stale.
     p.maintain().await;

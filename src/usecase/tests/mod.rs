@@ -27,7 +27,7 @@ use webchat_ports::{Clock, EventBus, EventStream, ManualClock, Repositories, Ses
 
 use crate::app::{memory_ports, settings};
 use crate::config::Config;
-use crate::usecase::{Ports, UseCases};
+use crate::usecase::{Ports, Settings, UseCases};
 
 pub(super) const SECRET: &[u8] = b"secret";
 
@@ -48,12 +48,23 @@ impl Fixture {
 
     /// The memory App with some ports swapped (for mocks).
     pub fn with_ports(swap: impl FnOnce(Ports) -> Ports) -> Self {
+        Self::build(swap, |_| {})
+    }
+
+    /// The memory App with some settings changed.
+    pub fn with_settings(change: impl FnOnce(&mut Settings)) -> Self {
+        Self::build(|ports| ports, change)
+    }
+
+    fn build(swap: impl FnOnce(Ports) -> Ports, change: impl FnOnce(&mut Settings)) -> Self {
         let clock = Arc::new(ManualClock::default());
         let repos = memory_repositories();
         let ports = swap(memory_ports(repos.clone(), clock.clone()));
         let sessions = ports.sessions.clone();
         let bus = ports.bus.clone();
-        let app = UseCases::new(ports, settings(&Config::for_tests(), SECRET));
+        let mut settings = settings(&Config::for_tests(), SECRET);
+        change(&mut settings);
+        let app = UseCases::new(ports, settings);
         Self {
             app,
             bus,
@@ -90,7 +101,7 @@ impl Fixture {
             user_agent: None,
             refresh_token_hash: "probe".into(),
         };
-        self.sessions.create(&probe).await.unwrap();
+        self.sessions.create(&probe, 100).await.unwrap();
         let refused = self
             .sessions
             .authorize(probe.id, token)

@@ -103,7 +103,7 @@ async fn away_and_back_are_announced_once_each() {
         (alice, PresenceStatus::Away, HashSet::from([chat]))
     );
     assert_eq!(p.get(alice).await.unwrap().status, PresenceStatus::Away);
-    let online: Vec<UserPresence> = p.online().await.unwrap();
+    let online: Vec<UserPresence> = p.online(None, None).await.unwrap().users;
     assert_eq!(online.len(), 1, "away counts as online");
     assert_eq!(online[0].status, PresenceStatus::Away);
 
@@ -131,7 +131,14 @@ async fn unknown_users_are_offline() {
         UserPresence::unknown(nobody, fx.clock.now()),
         "offline, seen now"
     );
-    assert!(fx.app.presence.online().await.unwrap().is_empty());
+    assert!(fx
+        .app
+        .presence
+        .online(None, None)
+        .await
+        .unwrap()
+        .users
+        .is_empty());
 }
 
 #[tokio::test]
@@ -162,9 +169,10 @@ async fn maintain_takes_expired_users_offline_and_announces_them() {
     assert_eq!(p.get(alice).await.unwrap().status, PresenceStatus::Offline);
     assert_eq!(p.get(bob).await.unwrap().status, PresenceStatus::Online);
     let online: Vec<UserId> = p
-        .online()
+        .online(None, None)
         .await
         .unwrap()
+        .users
         .iter()
         .map(|u| u.user_id)
         .collect();
@@ -266,9 +274,10 @@ async fn activity_after_clear_presence_announces_the_user_online() {
     );
     fx.assert_quiet(&mut events, &Topic::Presence).await;
     let online: Vec<UserId> = p
-        .online()
+        .online(None, None)
         .await
         .unwrap()
+        .users
         .iter()
         .map(|u| u.user_id)
         .collect();

@@ -9,7 +9,9 @@ use tokio::sync::Notify;
 use webchat_domain::{
     PresenceStatus, SessionId, SocketId, TokenFingerprint, UserId, UserPresence, UserSession,
 };
-use webchat_ports::{MockPresenceStore, PortError, PortResult, PresenceChange, SessionStore};
+use webchat_ports::{
+    MockPresenceStore, PortError, PortResult, PresenceChange, Rotation, SessionStore,
+};
 
 use super::auth::registered;
 use super::Fixture;
@@ -24,8 +26,8 @@ struct GatedSessions {
 
 #[async_trait]
 impl SessionStore for GatedSessions {
-    async fn create(&self, s: &UserSession) -> PortResult<()> {
-        self.inner.create(s).await
+    async fn create(&self, s: &UserSession, max_per_user: usize) -> PortResult<u64> {
+        self.inner.create(s, max_per_user).await
     }
     async fn get(&self, id: SessionId) -> PortResult<Option<UserSession>> {
         let r = self.inner.get(id).await;
@@ -60,6 +62,9 @@ impl SessionStore for GatedSessions {
     }
     async fn rotate(&self, next: &UserSession, expected: &str) -> PortResult<bool> {
         self.inner.rotate(next, expected).await
+    }
+    async fn rotate_or_end(&self, next: &UserSession, presented: &str) -> PortResult<Rotation> {
+        self.inner.rotate_or_end(next, presented).await
     }
     async fn clear_all(&self) -> PortResult<u64> {
         self.inner.clear_all().await

@@ -5,6 +5,11 @@
 //! session ids scored by expiry (unix ms), living at least as long as its longest
 //! session, stale members (and members whose session is gone) dropped on read;
 //! `token:blacklist:{<sha256 hex>}` string living the token's remaining lifetime.
+//!
+//! Creation caps a user's live sessions (at most `max_per_user`, ending those that
+//! expire first) and refresh detects reuse (ending the session): on a single server
+//! each in the one script that writes the session; in Redis Cluster mode as the
+//! ordered steps `scripts` argues for, the decision always atomic on one slot.
 
 mod index;
 mod record;
@@ -13,7 +18,7 @@ mod scripts;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use webchat_domain::{SessionId, TokenFingerprint, UserId, UserSession};
-use webchat_ports::{PortError, PortResult, SessionStore};
+use webchat_ports::{PortError, PortResult, Rotation, SessionStore};
 
 use crate::backend::{corrupt, unavailable, RedisBackend};
 use crate::scan::unlink_keys;
@@ -43,14 +48,13 @@ impl RedisSessionStore {
 #[async_trait]
 impl SessionStore for RedisSessionStore {
     #[tracing::instrument(skip(self, session), fields(session = %session.id, user = %session.user_id))]
-    async fn create(&self, session: &UserSession) -> PortResult<()> {
-        if self.insert(session).await? == 1 {
-            Ok(())
-        } else {
-            Err(PortError::Conflict(format!(
+    async fn create(&self, session: &UserSession, max_per_user: usize) -> PortResult<u64> {
+        match u64::try_from(self.insert(session, max_per_user).await?) {
+            Ok(ended) => Ok(ended),
+            Err(_) => Err(PortError::Conflict(format!(
                 "session {} exists",
                 session.id
-            )))
+            ))),
         }
     }
 
@@ -61,9 +65,29 @@ impl SessionStore for RedisSessionStore {
 
     #[tracing::instrument(skip_all, fields(session = %next.id))]
     async fn rotate(&self, next: &UserSession, expected_refresh_hash: &str) -> PortResult<bool> {
-        match self.compare_and_rotate(next, expected_refresh_hash).await? {
+        match self
+            .compare_and_rotate(next, expected_refresh_hash, false)
+            .await?
+        {
             1 => Ok(true),
             0 => Ok(false),
+            _ => Err(corrupt("session", format!("{} is not a session", next.id))),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(session = %next.id))]
+    async fn rotate_or_end(
+        &self,
+        next: &UserSession,
+        presented_refresh_hash: &str,
+    ) -> PortResult<Rotation> {
+        match self
+            .compare_and_rotate(next, presented_refresh_hash, true)
+            .await?
+        {
+            1 => Ok(Rotation::Rotated),
+            2 => Ok(Rotation::Ended),
+            0 => Ok(Rotation::Absent),
             _ => Err(corrupt("session", format!("{} is not a session", next.id))),
         }
     }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use webchat_domain::{PresenceStatus, UserId};
 
-use super::{by_user, instance, is_online, offline, online, socket, status, Made};
+use super::{
+    all_online, by_user, instance, is_online, offline, online, online_total, socket, status, Made,
+};
 
 pub(super) async fn expires_records_and_cleans_up_dead_instances((store, time): Made) {
     let (live, dead) = (instance("live"), instance("dead"));
@@ -71,6 +73,10 @@ pub(super) async fn expires_records_and_cleans_up_dead_instances((store, time): 
         "get_presence is None once the record expired"
     );
     assert!(
+        !all_online(&store).await.iter().any(|p| p.user_id == idle),
+        "online_page leaves out a user whose record expired, before any cleanup"
+    );
+    assert!(
         is_online(&store, active).await,
         "touch keeps an idle but connected user online past online_ttl"
     );
@@ -122,9 +128,9 @@ pub(super) async fn expires_records_and_cleans_up_dead_instances((store, time): 
         "cleanup leaves live users online"
     );
     assert_eq!(
-        store.online_users().await.expect("online_users").len() as u64,
+        online_total(&store).await,
         3,
-        "online_users after cleanup counts only live users"
+        "online_page after cleanup counts only live users"
     );
     let mut still_online = vec![
         (active, PresenceStatus::Online),
@@ -133,9 +139,9 @@ pub(super) async fn expires_records_and_cleans_up_dead_instances((store, time): 
     ];
     still_online.sort_by_key(|(u, _)| *u);
     assert_eq!(
-        by_user(store.online_users().await.expect("online_users")),
+        by_user(all_online(&store).await),
         still_online,
-        "online_users after cleanup lists only live users"
+        "online_page after cleanup lists only live users"
     );
     assert!(
         store

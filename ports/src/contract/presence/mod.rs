@@ -6,6 +6,7 @@ use uuid::Uuid;
 use webchat_domain::{InstanceId, PresenceStatus, SocketId, UserId, UserPresence};
 
 use crate::contract::fixtures::tag;
+
 use crate::contract::TimeControl;
 use crate::{PresenceChange, PresenceConfig, PresenceStore};
 
@@ -30,6 +31,7 @@ where
     sockets::goes_offline_with_the_last_socket(fresh().await).await;
     sockets::switches_between_online_and_away(fresh().await).await;
     sockets::lists_online_and_away_users(fresh().await).await;
+    sockets::pages_online_users_by_id(fresh().await).await;
     sockets::clears_everything(fresh().await).await;
     touch::refreshes_without_changing_the_status(fresh().await).await;
     touch::brings_back_a_user_the_cleanup_took_offline(fresh().await).await;
@@ -82,6 +84,34 @@ async fn is_online(store: &Arc<dyn PresenceStore>, user: UserId) -> bool {
 async fn status(store: &Arc<dyn PresenceStore>, user: UserId) -> Option<PresenceStatus> {
     let presence = store.get_presence(user).await.expect("get_presence");
     presence.map(|p| p.status)
+}
+
+/// Every user online or away, walking `online_page` two at a time; checks that
+/// each page is in id order after its cursor and no larger than asked.
+async fn all_online(store: &Arc<dyn PresenceStore>) -> Vec<UserPresence> {
+    let mut all: Vec<UserPresence> = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.online_page(after, 2).await.expect("online_page");
+        assert!(page.users.len() <= 2, "online_page returns at most `limit`");
+        for p in &page.users {
+            assert!(
+                after.is_none_or(|a| p.user_id > a),
+                "online_page lists users by id, after the cursor"
+            );
+            after = Some(p.user_id);
+        }
+        let last = page.users.len() < 2;
+        all.extend(page.users);
+        if last {
+            return all;
+        }
+    }
+}
+
+/// How many users the store counts online.
+async fn online_total(store: &Arc<dyn PresenceStore>) -> u64 {
+    store.online_page(None, 1).await.expect("online_page").total
 }
 
 /// The users a listing names, with their status, in id order.

@@ -3,7 +3,10 @@
 use chrono::Duration;
 use webchat_domain::{PresenceStatus, UserId};
 
-use super::{by_user, count, instance, is_online, offline, online, socket, status, Made};
+use super::{
+    all_online, by_user, count, instance, is_online, offline, online, online_total, socket, status,
+    Made,
+};
 
 pub(super) async fn knows_nothing_of_unseen_users((store, _time): Made) {
     let user = UserId::new();
@@ -40,12 +43,12 @@ pub(super) async fn knows_nothing_of_unseen_users((store, _time): Made) {
         "a user never seen has no sockets"
     );
     assert_eq!(
-        store.online_users().await.expect("online_users").len() as u64,
+        online_total(&store).await,
         0,
         "a fresh store counts nobody online"
     );
     assert!(
-        store.online_users().await.expect("online_users").is_empty(),
+        all_online(&store).await.is_empty(),
         "a fresh store lists nobody online"
     );
 }
@@ -270,16 +273,16 @@ pub(super) async fn lists_online_and_away_users((store, _time): Made) {
     offline(&store, left, &gone).await;
 
     assert_eq!(
-        store.online_users().await.expect("online_users").len() as u64,
+        online_total(&store).await,
         2,
-        "online_users counts online and away users"
+        "online_page counts online and away users"
     );
     let mut expected = vec![(here, PresenceStatus::Online), (away, PresenceStatus::Away)];
     expected.sort_by_key(|(u, _)| *u);
     assert_eq!(
-        by_user(store.online_users().await.expect("online_users")),
+        by_user(all_online(&store).await),
         expected,
-        "online_users lists every online or away user once, and nobody offline"
+        "online_page lists every online or away user once, and nobody offline"
     );
 }
 
@@ -311,12 +314,96 @@ pub(super) async fn clears_everything((store, _time): Made) {
         );
     }
     assert_eq!(
-        store.online_users().await.expect("online_users").len() as u64,
+        online_total(&store).await,
         0,
         "clear_all empties the online set"
     );
     assert!(
-        store.online_users().await.expect("online_users").is_empty(),
+        all_online(&store).await.is_empty(),
         "clear_all leaves nobody listed"
     );
+}
+
+pub(super) async fn pages_online_users_by_id((store, _time): Made) {
+    let a = instance("a");
+    let mut users: Vec<UserId> = (0..9).map(|_| UserId::new()).collect();
+    for user in &users {
+        online(&store, *user, &socket(&a)).await;
+    }
+    let away = users[4];
+    store
+        .set_status(away, PresenceStatus::Away)
+        .await
+        .expect("set_status");
+    let gone = socket(&a);
+    let left = UserId::new();
+    online(&store, left, &gone).await;
+    offline(&store, left, &gone).await;
+    users.sort();
+
+    let first = store.online_page(None, 4).await.expect("online_page");
+    assert_eq!(first.total, 9, "total counts every online or away user");
+    assert_eq!(
+        first.users.iter().map(|p| p.user_id).collect::<Vec<_>>(),
+        users[..4],
+        "the first page holds the smallest ids, in order"
+    );
+    let next = store
+        .online_page(Some(users[3]), 4)
+        .await
+        .expect("online_page");
+    assert_eq!(
+        next.users.iter().map(|p| p.user_id).collect::<Vec<_>>(),
+        users[4..8],
+        "`after` starts the page right after that id"
+    );
+    assert_eq!(next.total, 9, "every page carries the same total");
+    let last = store
+        .online_page(Some(users[7]), 4)
+        .await
+        .expect("online_page");
+    assert_eq!(
+        last.users.iter().map(|p| p.user_id).collect::<Vec<_>>(),
+        users[8..],
+        "the last page is short"
+    );
+    assert!(
+        store
+            .online_page(Some(users[8]), 4)
+            .await
+            .expect("online_page")
+            .users
+            .is_empty(),
+        "after the largest id comes nothing"
+    );
+    let between = store
+        .online_page(Some(left), 100)
+        .await
+        .expect("online_page");
+    assert_eq!(
+        between.users.iter().map(|p| p.user_id).collect::<Vec<_>>(),
+        users
+            .iter()
+            .copied()
+            .filter(|u| *u > left)
+            .collect::<Vec<_>>(),
+        "`after` need not be a listed id (here: a user gone offline)"
+    );
+    assert_eq!(
+        all_online(&store)
+            .await
+            .iter()
+            .map(|p| p.user_id)
+            .collect::<Vec<_>>(),
+        users,
+        "walking every page visits each online user once, and nobody offline"
+    );
+    assert!(
+        all_online(&store)
+            .await
+            .iter()
+            .all(|p| (p.status == PresenceStatus::Away) == (p.user_id == away)),
+        "pages list each user with their status"
+    );
+    assert_eq!(online_total(&store).await, 9);
 }

@@ -3,7 +3,7 @@
 
 use webchat_domain::{PresenceStatus, UserId};
 
-use super::{instance, is_online, online, socket, status, Made};
+use super::{all_online, instance, is_online, online, socket, status, Made};
 
 pub(super) async fn refreshes_without_changing_the_status((store, _): Made) {
     let live = instance("touchy");
@@ -106,10 +106,8 @@ pub(super) async fn brings_back_a_user_after_clear_all((store, _): Made) {
     );
     assert!(is_online(&store, user).await);
     assert_eq!(
-        store
-            .online_users()
+        all_online(&store)
             .await
-            .expect("online_users")
             .iter()
             .map(|p| p.user_id)
             .collect::<Vec<_>>(),

@@ -16,6 +16,45 @@ where
     stores_and_reads_back_users(&make().await).await;
     usernames_are_unique_without_regard_to_case(&make().await).await;
     finds_users_by_name_prefix(&make().await).await;
+    replaces_password_hashes(&make().await).await;
+}
+
+async fn replaces_password_hashes(repos: &Repositories) {
+    let (dora, eve) = (user("Dora"), user("Eve"));
+    repos.users.create(&dora).await.expect("create user");
+    repos.users.create(&eve).await.expect("create user");
+    let hash = format!("$argon2id$new-{}", tag());
+    repos
+        .users
+        .set_password_hash(dora.id, &hash)
+        .await
+        .expect("set_password_hash");
+    let mut expected = dora.clone();
+    expected.password_hash.clone_from(&hash);
+    assert_eq!(
+        repos.users.get(dora.id).await.expect("get user"),
+        Some(expected.clone()),
+        "set_password_hash replaces the hash and nothing else"
+    );
+    assert_eq!(
+        repos
+            .users
+            .find_by_username(&dora.username)
+            .await
+            .expect("find_by_username"),
+        Some(expected),
+        "the lookup by name sees the new hash"
+    );
+    assert_eq!(
+        repos.users.get(eve.id).await.expect("get user"),
+        Some(eve),
+        "other users keep their hash"
+    );
+    let err = repos.users.set_password_hash(UserId::new(), &hash).await;
+    assert!(
+        matches!(err, Err(PortError::NotFound)),
+        "set_password_hash of an unknown user is NotFound, got {err:?}"
+    );
 }
 
 async fn finds_users_by_name_prefix(repos: &Repositories) {

@@ -1,6 +1,6 @@
 use webchat_domain::{SessionId, TokenFingerprint, UserId};
 
-use super::{create, lasting, now, secs, session, Made};
+use super::{create, lasting, now, secs, session, Made, NO_CAP};
 use crate::PortError;
 
 pub(super) async fn stores_reads_and_deletes_sessions((store, time): Made) {
@@ -18,7 +18,7 @@ pub(super) async fn stores_reads_and_deletes_sessions((store, time): Made) {
         "get of an unknown session is None"
     );
 
-    let err = store.create(&s).await;
+    let err = store.create(&s, NO_CAP).await;
     assert!(
         matches!(err, Err(PortError::Conflict(_))),
         "create with an existing id is a Conflict, got {err:?}"

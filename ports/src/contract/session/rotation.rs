@@ -5,7 +5,7 @@ use super::{create, lasting, now, secs, Made};
 use crate::contract::fixtures::tag;
 
 /// `s` with a fresh refresh-token hash, other client details and `extra` more seconds.
-fn rotated(s: &UserSession, extra: i64) -> UserSession {
+pub(super) fn rotated(s: &UserSession, extra: i64) -> UserSession {
     UserSession {
         expires_at: s.expires_at + secs(extra),
         ip: Some("198.51.100.23".to_owned()),

@@ -169,6 +169,12 @@ pub(super) async fn expires_sessions_and_blacklist_entries((store, time): Made) 
         vec![long.clone(), kept.clone()],
         "user_sessions drops expired sessions and keeps extended ones"
     );
+    let late = session(user, now(&time), now(&time) + secs(60));
+    assert_eq!(
+        store.create(&late, 3).await.expect("create"),
+        0,
+        "expired sessions do not count against the cap"
+    );
     assert_eq!(
         store
             .authorize(extended.id, &clean)
@@ -196,7 +202,7 @@ pub(super) async fn expires_sessions_and_blacklist_entries((store, time): Made) 
             .delete_all_for_user(user)
             .await
             .expect("delete_all_for_user"),
-        2,
+        3,
         "delete_all_for_user counts only live sessions"
     );
 }
