@@ -153,9 +153,11 @@ impl RedisBackend {
             config.response_timeout,
             config.mode() == RedisMode::Sentinel,
         );
-        // The slot tag table (a few hundred thousand CRC16s) is built off the
-        // runtime now, not inside the first presence sweep.
-        drop(tokio::task::spawn_blocking(crate::slots::every_slot_tag));
+        // In Cluster mode the slot tag table (a few hundred thousand CRC16s) is
+        // built off the runtime now, not inside the first presence sweep.
+        if config.mode() == RedisMode::Cluster {
+            drop(tokio::task::spawn_blocking(crate::slots::every_slot_tag));
+        }
         let link = Arc::new(PubSubLink::new(instance.as_str().to_owned()));
         let (shutdown, stop) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -180,7 +182,11 @@ impl RedisBackend {
             inner: Arc::new(Inner {
                 commands,
                 mode: config.mode(),
-                keys: Keys::new(&config.key_prefix),
+                keys: if config.mode() == RedisMode::Cluster {
+                    Keys::new(&config.key_prefix)
+                } else {
+                    Keys::unslotted(&config.key_prefix)
+                },
                 instance,
                 link,
                 shutdown,

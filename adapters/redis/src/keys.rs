@@ -9,12 +9,47 @@ use crate::slots;
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
     prefix: String,
+    /// Online sets one per hash slot (Cluster), or one for everybody (a single
+    /// server or Sentinel, where nothing forces scripts onto one slot and reading
+    /// 16,384 sets would stall Redis on every page of online users).
+    slotted: bool,
 }
 
+/// The tag of the one online set (and by-id zset) outside Cluster mode.
+pub(crate) const UNSLOTTED_TAG: &str = "all";
+
 impl Keys {
+    /// Keys for a Redis Cluster: online sets one per slot.
     pub(crate) fn new(prefix: &str) -> Self {
         Self {
             prefix: prefix.to_owned(),
+            slotted: true,
+        }
+    }
+
+    /// Keys for a single server or Sentinel: one online set.
+    pub(crate) fn unslotted(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            slotted: false,
+        }
+    }
+
+    /// The online-set tag `user` belongs under.
+    fn online_tag(&self, user: UserId) -> &'static str {
+        if self.slotted {
+            slots::tag_of_slot(slots::slot(user.to_string().as_bytes()))
+        } else {
+            UNSLOTTED_TAG
+        }
+    }
+
+    /// Every online-set tag there can be: each slot's in Cluster mode, else one.
+    pub(crate) fn online_tags(&self) -> Vec<&'static str> {
+        if self.slotted {
+            slots::every_slot_tag().iter().map(String::as_str).collect()
+        } else {
+            vec![UNSLOTTED_TAG]
         }
     }
 
@@ -66,17 +101,17 @@ impl Keys {
     /// shares the slot of the user's own keys (the presence scripts stay single-slot
     /// and atomic in Cluster mode; see `slots`).
     pub(crate) fn online(&self, user: UserId) -> String {
-        self.online_set(slots::tag_of_slot(slots::slot(user.to_string().as_bytes())))
+        self.online_set(self.online_tag(user))
     }
     /// The online set of the slot whose tag is `tag`.
     pub(crate) fn online_set(&self, tag: &str) -> String {
         self.key(format_args!("users:online:{{{tag}}}"))
     }
-    /// Every online set there can be (one per slot), slot 0 first.
+    /// Every online set there can be (one per slot in Cluster mode), slot 0 first.
     #[cfg(test)]
     pub(crate) fn online_sets(&self) -> impl Iterator<Item = String> + '_ {
-        slots::every_slot_tag()
-            .iter()
+        self.online_tags()
+            .into_iter()
             .map(|tag| self.online_set(tag))
     }
     /// An online set's name around its tag: `online_set(t)` is `before + t + after`.
@@ -86,7 +121,7 @@ impl Keys {
     /// The by-id zset beside `user`'s online set (the same ids, scores 0, ordered by
     /// id for paging): one per hash slot, on the slot of its online set.
     pub(crate) fn online_by_id(&self, user: UserId) -> String {
-        self.online_by_id_set(slots::tag_of_slot(slots::slot(user.to_string().as_bytes())))
+        self.online_by_id_set(self.online_tag(user))
     }
     /// The by-id zset of the slot whose tag is `tag`.
     pub(crate) fn online_by_id_set(&self, tag: &str) -> String {
@@ -257,6 +292,15 @@ mod tests {
             );
         }
         assert_eq!(k.online_sets().count(), usize::from(slots::SLOTS));
+        let single = Keys::unslotted("webchat:");
+        let users = [UserId::new(), UserId::new(), UserId::new()];
+        assert!(users
+            .iter()
+            .all(|u| single.online(*u) == "webchat:users:online:{all}"));
+        assert_eq!(
+            single.online_sets().collect::<Vec<_>>(),
+            ["webchat:users:online:{all}"]
+        );
         let (before, after) = k.online_set_parts();
         assert_eq!(format!("{before}ab{after}"), k.online_set("ab"));
         let (before, after) = k.online_by_id_parts();

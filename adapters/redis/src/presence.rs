@@ -118,10 +118,7 @@ impl RedisPresenceStore {
     async fn slot_groups(&self) -> PortResult<Vec<(Option<Node>, Vec<&'static str>)>> {
         let conn = self.backend.conn().await?;
         Ok(match conn.cluster() {
-            None => vec![(
-                None,
-                slots::every_slot_tag().iter().map(String::as_str).collect(),
-            )],
+            None => vec![(None, self.backend.keys().online_tags())],
             Some(cluster) => crate::cluster::masters(&mut cluster.clone())
                 .await
                 .map_err(|e| unavailable("CLUSTER SLOTS", e))?
