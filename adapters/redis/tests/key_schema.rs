@@ -34,10 +34,6 @@ const TABLE: &[(&str, &str, bool)] = &[
     ("chat:changed:{", "string", true),
 ];
 
-fn key_slot(key: &str) -> u16 {
-    webchat_redis::testing::key_slot(key)
-}
-
 /// Keys carry the id they are about as a hash tag: `{chatId}`, `{userId}`, ...
 fn hash_tag(name: &str) -> Option<&str> {
     let open = name.find('{')?;
