@@ -305,6 +305,14 @@ impl RedisConfig {
                 "must not contain whitespace",
             ));
         }
+        // A brace in the prefix would become every key's hash tag (or break the
+        // ids' own), putting all keys on one Cluster slot and scripts across slots.
+        if prefix.contains(['{', '}']) {
+            return Err(ConfigError::new(
+                "WEBCHAT_KEY_PREFIX",
+                "must not contain `{` or `}` (they would decide every key's hash slot)",
+            ));
+        }
         Ok(Some(config.with_key_prefix(prefix)))
     }
 
@@ -343,6 +351,16 @@ mod tests {
         assert_eq!(c.connection.addr().to_string(), "cache.example:6380");
         assert_eq!(c.key_prefix, DEFAULT_KEY_PREFIX);
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_prefix_with_braces_is_refused() {
+        for prefix in ["{app}:", "app}:", "a b:"] {
+            let err = parse(&[("REDIS_HOST", "cache"), ("WEBCHAT_KEY_PREFIX", prefix)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("WEBCHAT_KEY_PREFIX"), "{prefix}: {err}");
+        }
     }
 
     #[test]
