@@ -92,6 +92,22 @@ fn proxy_publishes_a_port_and_upgrades_websockets_to_every_instance() {
 }
 
 #[test]
+fn neither_proxy_exposes_metrics() {
+    let c = compose();
+    let mounted = nginx_conf_mounted_by(service(&c, "proxy"));
+    let cluster = read(&docker_dir().join("nginx.cluster.conf"));
+    for (name, text) in [("nginx.conf", mounted), ("nginx.cluster.conf", cluster)] {
+        let text = strip_comments(&text);
+        let block = block_after(&text, "location = /metrics")
+            .unwrap_or_else(|| panic!("{name} has no `location = /metrics`"));
+        assert!(
+            nginx_directives(&block).iter().any(|d| d == "return 404"),
+            "{name}: /metrics is answered 404 at the proxy: {block}"
+        );
+    }
+}
+
+#[test]
 fn proxy_access_log_leaves_out_query_strings() {
     // The WebSocket upgrade carries the access token in its query string (/ws?token=).
     let c = compose();
