@@ -25,7 +25,7 @@ use webchat_domain::{ChatId, SocketId, UserId};
 
 use super::budget::{FrameBudget, TypingGate};
 use super::protocol::{FrameError, ServerFrame};
-use super::registry::{ConnId, Outbound, OUTBOUND_BUFFER};
+use super::registry::{ConnId, Queued, OUTBOUND_BUFFER};
 use super::{Gateway, PING_EVERY, SILENCE_LIMIT, WRITE_TIMEOUT};
 use crate::metrics::{self, CloseReason};
 use crate::usecase::auth::AuthContext;
@@ -55,7 +55,7 @@ type Loading = Pin<Box<dyn Future<Output = AppResult<Vec<ChatId>>> + Send>>;
 /// false when the peer is gone or has stopped reading (a write that cannot finish
 /// within WRITE_TIMEOUT must not stall the socket's loop). Once written, each
 /// `message.created` records its delivery latency.
-async fn write_batch<S>(sink: &mut S, first: Outbound, rx: &mut mpsc::Receiver<Outbound>) -> bool
+async fn write_batch<S>(sink: &mut S, first: Queued, rx: &mut mpsc::Receiver<Queued>) -> bool
 where
     S: futures::Sink<Message> + Unpin,
 {
@@ -67,7 +67,7 @@ where
             if let Some(at) = out.created {
                 created.push(at);
             }
-            sink.feed(Message::Text(out.frame)).await?;
+            sink.feed(Message::Text(out.frame.clone())).await?;
             n += 1;
             if n < BATCH {
                 next = rx.try_recv().ok();
@@ -346,6 +346,7 @@ mod tests {
     use std::pin::Pin;
     use std::task::{Context, Poll};
 
+    use super::super::registry::Outbound;
     use super::*;
 
     /// A sink that records what it was fed and how often it was flushed.
@@ -379,10 +380,7 @@ mod tests {
     #[tokio::test]
     async fn queued_frames_go_out_together_with_one_flush() {
         let (tx, mut rx) = mpsc::channel(OUTBOUND_BUFFER);
-        let out = |text: String| Outbound {
-            frame: Utf8Bytes::from(text),
-            created: None,
-        };
+        let out = |text: String| Outbound::plain(Utf8Bytes::from(text));
         for i in 0..9 {
             tx.try_send(out(format!("frame {i}"))).unwrap();
         }

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use webchat_domain::event::Topic;
 use webchat_domain::{ChatHead, ChatId, Event};
 
-use super::{ConnId, SocketRegistry, State};
+use super::{ConnId, Outbound, SocketRegistry, State};
 use crate::http::ws::protocol::ServerFrame;
 use crate::usecase::sequencer::Sequencer;
 use crate::usecase::AppResult;
@@ -79,8 +79,9 @@ fn deliver_all(state: &State, chat: ChatId, events: &[Arc<Event>]) {
             Event::MessageCreated { message, .. } => Some(message.created_at),
             _ => None,
         };
+        let out = Arc::new(Outbound { frame, created });
         for conn in &room.conns {
-            state.deliver_created(*conn, &frame, created);
+            state.deliver(*conn, &out);
         }
     }
 }

@@ -169,6 +169,7 @@ impl SocketRegistry {
             }
             .render()
             .into();
+            let frame = super::Outbound::plain(frame);
             for conn in missing {
                 if let Err(e) = self.join(conn, chat).await {
                     tracing::warn!(error = %e, "cannot subscribe a socket to a joined chat");
