@@ -221,30 +221,6 @@ async fn racing_senders_on_two_instances_on_a_cluster_deliver_once_in_order() {
     node.stop().await;
 }
 
-/// Sends `count` messages over REST, alternating instances, and returns how many
-/// were acknowledged (201); the others were refused (503 while a master was down).
-async fn stream(senders: &[common::Api], chat: &str, count: usize, pause: Duration) -> usize {
-    let mut acked = 0;
-    for i in 0..count {
-        let r = senders[i % senders.len()]
-            .post(
-                &format!("/api/chats/{chat}/messages"),
-                json!({"content": format!("m{i}")}),
-            )
-            .await;
-        if r.status == 201 {
-            acked += 1;
-        } else {
-            assert_eq!(
-                r.status, 503,
-                "a send is acknowledged or refused as unavailable"
-            );
-        }
-        tokio::time::sleep(pause).await;
-    }
-    acked
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slot_migrated_and_a_master_restarted_mid_stream_lose_nothing_acknowledged() {
     let Some(mut cluster) = OwnCluster::new(3) else {
@@ -258,7 +234,7 @@ async fn a_slot_migrated_and_a_master_restarted_mid_stream_lose_nothing_acknowle
     let mut on_b = Socket::connect(&node.b, people[2].0.token()).await;
     let slot = key_slot(&format!("{}chat:{{{chat}}}", node.prefix));
 
-    let mut acked = stream(&senders, &chat, 20, Duration::from_millis(10)).await;
+    let mut acked = common::send_alternating(&senders, &chat, 20, Duration::from_millis(10)).await;
     // The chat's slot moves to another master while messages keep coming.
     let to = (cluster.owner(slot) + 1) % 3;
     let moving = async {
@@ -266,7 +242,7 @@ async fn a_slot_migrated_and_a_master_restarted_mid_stream_lose_nothing_acknowle
         tokio::task::block_in_place(|| cluster.migrate_slot(slot, to));
     };
     let (sent, ()) = tokio::join!(
-        stream(&senders, &chat, 40, Duration::from_millis(10)),
+        common::send_alternating(&senders, &chat, 40, Duration::from_millis(10)),
         moving
     );
     acked += sent;
@@ -275,14 +251,14 @@ async fn a_slot_migrated_and_a_master_restarted_mid_stream_lose_nothing_acknowle
     // The master now serving the chat restarts while messages keep coming.
     let owner = cluster.owner(slot);
     tokio::task::block_in_place(|| cluster.stop(owner));
-    acked += stream(&senders, &chat, 10, Duration::from_millis(50)).await;
+    acked += common::send_alternating(&senders, &chat, 10, Duration::from_millis(50)).await;
     tokio::task::block_in_place(|| {
         cluster.start(owner).expect("master restarts");
         cluster
             .wait_ok(Duration::from_secs(20))
             .expect("cluster ok");
     });
-    acked += stream(&senders, &chat, 20, Duration::from_millis(10)).await;
+    acked += common::send_alternating(&senders, &chat, 20, Duration::from_millis(10)).await;
     assert!(acked >= 80, "most sends were acknowledged: {acked}");
 
     let expected: Vec<i64> = (1..=acked as i64).collect();

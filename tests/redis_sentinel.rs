@@ -40,27 +40,6 @@ fn config(sentinels: &str, prefix: &str, instance: &str) -> Config {
     config
 }
 
-/// Sends `count` messages over REST, alternating instances; how many were
-/// acknowledged (201; the others were refused with 503 during the switch).
-async fn stream(senders: &[common::Api], chat: &str, count: usize, pause: Duration) -> usize {
-    let mut acked = 0;
-    for i in 0..count {
-        let r = senders[i % senders.len()]
-            .post(
-                &format!("/api/chats/{chat}/messages"),
-                json!({"content": format!("m{i}")}),
-            )
-            .await;
-        if r.status == 201 {
-            acked += 1;
-        } else {
-            assert_eq!(r.status, 503, "acknowledged or refused as unavailable");
-        }
-        tokio::time::sleep(pause).await;
-    }
-    acked
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sentinel_failover_mid_stream_loses_nothing_acknowledged() {
     let Some(deployment) = OwnSentinel::new() else {
@@ -94,7 +73,7 @@ async fn a_sentinel_failover_mid_stream_loses_nothing_acknowledged() {
     let mut on_b = Socket::connect(b, people[2].0.token()).await;
     let old_master = deployment.master_port();
 
-    let mut acked = stream(&senders, &chat, 20, Duration::from_millis(10)).await;
+    let mut acked = common::send_alternating(&senders, &chat, 20, Duration::from_millis(10)).await;
     // The failover runs while messages keep coming.
     let failing_over = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -102,7 +81,7 @@ async fn a_sentinel_failover_mid_stream_loses_nothing_acknowledged() {
         (new, Instant::now())
     };
     let (sent, (new_master, switched_at)) = tokio::join!(
-        stream(&senders, &chat, 60, Duration::from_millis(30)),
+        common::send_alternating(&senders, &chat, 60, Duration::from_millis(30)),
         failing_over
     );
     acked += sent;
@@ -134,7 +113,7 @@ async fn a_sentinel_failover_mid_stream_loses_nothing_acknowledged() {
         back <= Duration::from_secs(5),
         "delivery across instances was back {back:?} after the switch"
     );
-    acked += stream(&senders, &chat, 20, Duration::from_millis(10)).await;
+    acked += common::send_alternating(&senders, &chat, 20, Duration::from_millis(10)).await;
 
     // Writes follow the new master: the old one becomes a replica, and a new
     // session (a write through A) is on the new master and valid through B.

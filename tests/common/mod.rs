@@ -516,3 +516,29 @@ impl Process {
         let _ = self.child.kill().await;
     }
 }
+
+/// Sends `count` messages to `chat` over REST, alternating `senders` (one per
+/// instance), pausing `pause` after each; returns how many were acknowledged (201).
+/// Every other answer must be 503: refused as unavailable (a backend failing over).
+pub async fn send_alternating(senders: &[Api], chat: &str, count: usize, pause: Duration) -> usize {
+    let mut acked = 0;
+    for i in 0..count {
+        let r = senders[i % senders.len()]
+            .post(
+                &format!("/api/chats/{chat}/messages"),
+                json!({"content": format!("m{i}")}),
+            )
+            .await;
+        if r.status == 201 {
+            acked += 1;
+        } else {
+            assert_eq!(
+                r.status, 503,
+                "a send is acknowledged or refused as unavailable: {}",
+                r.body
+            );
+        }
+        tokio::time::sleep(pause).await;
+    }
+    acked
+}

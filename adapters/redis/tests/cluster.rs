@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures::StreamExt;
 use webchat_domain::{ChatId, Event, Topic, UserId};
 use webchat_ports::contract::{
@@ -17,8 +16,8 @@ use webchat_ports::contract::{
     rate_limiter_contract, session_store_contract,
 };
 use webchat_ports::{
-    Announcer, CacheConfig, EventBus, EventStream, MessageCache, PortResult, PresenceConfig,
-    PresenceStore, RateLimiter, SessionStore,
+    Announcer, CacheConfig, EventBus, EventStream, MessageCache, PresenceConfig, PresenceStore,
+    RateLimiter, SessionStore,
 };
 use webchat_redis::testing::key_slot;
 use webchat_redis::{
@@ -26,26 +25,7 @@ use webchat_redis::{
     RedisRateLimiter, RedisSessionStore,
 };
 
-use common::{cluster_backend, unique_prefix, OwnCluster};
-
-/// Publishes through one process and subscribes through another.
-struct AcrossProcesses {
-    publisher: RedisEventBus,
-    subscriber: RedisEventBus,
-}
-
-#[async_trait]
-impl EventBus for AcrossProcesses {
-    async fn publish(&self, event: &Event) -> PortResult<()> {
-        self.publisher.publish(event).await
-    }
-    async fn subscribe(&self, topic: &Topic) -> PortResult<EventStream> {
-        self.subscriber.subscribe(topic).await
-    }
-    fn reconnects(&self) -> futures::stream::BoxStream<'static, ()> {
-        self.subscriber.reconnects()
-    }
-}
+use common::{cluster_backend, unique_prefix, AcrossProcesses, OwnCluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_port_conforms_on_a_cluster() {

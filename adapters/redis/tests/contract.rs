@@ -5,15 +5,13 @@ mod common;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use webchat_domain::{Event, Topic};
 use webchat_ports::contract::{
     announcer_contract, event_bus_contract, message_cache_contract, presence_store_contract,
     rate_limiter_contract, session_store_contract,
 };
 use webchat_ports::{
-    Announcer, CacheConfig, EventBus, EventStream, MessageCache, PortResult, PresenceConfig,
-    PresenceStore, RateLimiter, SessionStore,
+    Announcer, CacheConfig, EventBus, MessageCache, PresenceConfig, PresenceStore, RateLimiter,
+    SessionStore,
 };
 use webchat_redis::{
     RedisAnnouncer, RedisEventBus, RedisMessageCache, RedisPresenceStore, RedisRateLimiter,
@@ -131,26 +129,6 @@ async fn event_bus_conforms() {
     isolation.wipe().await;
 }
 
-/// Publishes through one process and subscribes through another, so every event
-/// the suite checks has crossed Redis (order, once-only, subscribe-then-publish).
-struct AcrossProcesses {
-    publisher: RedisEventBus,
-    subscriber: RedisEventBus,
-}
-
-#[async_trait]
-impl EventBus for AcrossProcesses {
-    async fn publish(&self, event: &Event) -> PortResult<()> {
-        self.publisher.publish(event).await
-    }
-    async fn subscribe(&self, topic: &Topic) -> PortResult<EventStream> {
-        self.subscriber.subscribe(topic).await
-    }
-    fn reconnects(&self) -> futures::stream::BoxStream<'static, ()> {
-        self.subscriber.reconnects()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_bus_conforms_across_processes() {
     let Some(url) = common::redis_or_skip().await else {
@@ -160,7 +138,7 @@ async fn event_bus_conforms_across_processes() {
         let url = url.clone();
         async move {
             let prefix = common::unique_prefix();
-            let bus: Arc<dyn EventBus> = Arc::new(AcrossProcesses {
+            let bus: Arc<dyn EventBus> = Arc::new(common::AcrossProcesses {
                 publisher: RedisEventBus::new(common::backend_with_prefix(&url, &prefix)),
                 subscriber: RedisEventBus::new(common::backend_with_prefix(&url, &prefix)),
             });

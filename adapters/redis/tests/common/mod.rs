@@ -132,3 +132,26 @@ pub async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
         .await
         .expect("connect")
 }
+
+/// Publishes through one process and subscribes through another, so every event
+/// the suites check has crossed Redis (order, once-only, subscribe-then-publish).
+pub struct AcrossProcesses {
+    pub publisher: webchat_redis::RedisEventBus,
+    pub subscriber: webchat_redis::RedisEventBus,
+}
+
+#[async_trait]
+impl webchat_ports::EventBus for AcrossProcesses {
+    async fn publish(&self, event: &webchat_domain::Event) -> webchat_ports::PortResult<()> {
+        self.publisher.publish(event).await
+    }
+    async fn subscribe(
+        &self,
+        topic: &webchat_domain::Topic,
+    ) -> webchat_ports::PortResult<webchat_ports::EventStream> {
+        self.subscriber.subscribe(topic).await
+    }
+    fn reconnects(&self) -> futures::stream::BoxStream<'static, ()> {
+        self.subscriber.reconnects()
+    }
+}
