@@ -26,6 +26,9 @@ pub struct Config {
     pub trust_proxy: bool,
     /// `WEBCHAT_METRICS`: serve `/metrics` (on unless `0`, `false` or `no`).
     pub metrics: bool,
+    /// `WEBCHAT_SOCKETIO`: serve Socket.IO at `/socket.io/` (on unless `0`, `false`
+    /// or `no`).
+    pub socketio: bool,
     /// `WEBCHAT_LOG_FORMAT`: `text` (the default) or `json` (one object per line).
     pub log_format: LogFormat,
     /// `WEBCHAT_MAX_SOCKETS_PER_USER`: open WebSockets one user may hold across every
@@ -154,11 +157,8 @@ impl Config {
                 get("WEBCHAT_TRUST_PROXY").as_deref(),
                 Some("1" | "true" | "yes")
             ),
-            metrics: match get("WEBCHAT_METRICS").as_deref() {
-                None | Some("1" | "true" | "yes") => true,
-                Some("0" | "false" | "no") => false,
-                Some(other) => bail!("WEBCHAT_METRICS: expected 1 or 0, got {other:?}"),
-            },
+            metrics: switch("WEBCHAT_METRICS", get("WEBCHAT_METRICS").as_deref())?,
+            socketio: switch("WEBCHAT_SOCKETIO", get("WEBCHAT_SOCKETIO").as_deref())?,
             log_format: LogFormat::parse(get("WEBCHAT_LOG_FORMAT").as_deref())?,
             max_sockets_per_user,
             max_chat_members,
@@ -170,6 +170,15 @@ impl Config {
         let mut config = Self::from_lookup(|_| None).expect("defaults are valid");
         config.port = 0;
         config
+    }
+}
+
+/// A feature switch that is on unless set to `0`, `false` or `no`.
+fn switch(name: &str, value: Option<&str>) -> anyhow::Result<bool> {
+    match value {
+        None | Some("1" | "true" | "yes") => Ok(true),
+        Some("0" | "false" | "no") => Ok(false),
+        Some(other) => bail!("{name}: expected 1 or 0, got {other:?}"),
     }
 }
 
@@ -204,6 +213,9 @@ mod tests {
     #[test]
     fn metrics_can_be_turned_off_and_logs_written_as_json() {
         assert!(!with(&[("WEBCHAT_METRICS", "0")]).unwrap().metrics);
+        assert!(with(&[]).unwrap().socketio, "Socket.IO is on by default");
+        assert!(!with(&[("WEBCHAT_SOCKETIO", "0")]).unwrap().socketio);
+        assert!(with(&[("WEBCHAT_SOCKETIO", "maybe")]).is_err());
         assert!(with(&[("WEBCHAT_METRICS", "1")]).unwrap().metrics);
         let c = with(&[("WEBCHAT_LOG_FORMAT", "json")]).unwrap();
         assert_eq!(c.log_format, LogFormat::Json);

@@ -11,6 +11,7 @@ mod health;
 pub mod limits;
 pub mod listener;
 pub mod observe;
+pub mod socketio;
 pub mod throttle;
 mod web;
 pub mod ws;
@@ -93,6 +94,8 @@ pub struct HttpOptions {
     pub metrics: bool,
     /// Open WebSockets one user may hold across every instance.
     pub max_sockets_per_user: usize,
+    /// Serve Socket.IO at `/socket.io/`.
+    pub socketio: bool,
 }
 
 impl From<&crate::config::Config> for HttpOptions {
@@ -101,6 +104,7 @@ impl From<&crate::config::Config> for HttpOptions {
             trust_proxy: config.trust_proxy,
             metrics: config.metrics,
             max_sockets_per_user: config.max_sockets_per_user,
+            socketio: config.socketio,
         }
     }
 }
@@ -111,6 +115,7 @@ impl Default for HttpOptions {
             trust_proxy: false,
             metrics: true,
             max_sockets_per_user: crate::config::DEFAULT_MAX_SOCKETS_PER_USER,
+            socketio: true,
         }
     }
 }
@@ -125,7 +130,10 @@ pub fn endpoint(usecases: UseCases, gateway: ws::Gateway, options: HttpOptions) 
     let mut routes = web::assets(Route::new())
         .nest("/docs", docs)
         .at("/openapi.json", spec)
-        .at("/ws", get(ws::upgrade).data(gateway));
+        .at("/ws", get(ws::upgrade).data(gateway.clone()));
+    if options.socketio {
+        routes = routes.nest_no_strip("/socket.io", socketio::endpoint(gateway));
+    }
     if options.metrics {
         crate::metrics::install();
         routes = routes.at("/metrics", get(observe::metrics));

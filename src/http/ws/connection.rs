@@ -12,36 +12,23 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
-use poem::Upgraded;
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 use webchat_domain::{ChatId, SocketId, UserId};
 
 use super::budget::{FrameBudget, TypingGate};
 use super::protocol::{FrameError, ServerFrame};
-use super::registry::{ConnId, Queued, OUTBOUND_BUFFER};
-use super::{Gateway, PING_EVERY, SILENCE_LIMIT, WRITE_TIMEOUT};
+use super::registry::{ConnId, OUTBOUND_BUFFER};
+use super::transport::{Close, Incoming, Transport};
+use super::{Gateway, PING_EVERY, SILENCE_LIMIT};
 use crate::metrics::{self, CloseReason};
 use crate::usecase::auth::AuthContext;
 use crate::usecase::AppResult;
 
-type Sink = SplitSink<WebSocketStream<Upgraded>, Message>;
-type Source = SplitStream<WebSocketStream<Upgraded>>;
-
 /// The work a client frame asked for, polled by the loop; yields the reply.
 pub(super) type Work = Pin<Box<dyn Future<Output = Option<Utf8Bytes>> + Send>>;
-
-/// How long the closing handshake may take before the socket is dropped.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Frames written per flush at most, so one busy socket cannot hog its task.
-const BATCH: usize = 64;
 
 /// A socket whose chat list could not be loaded retries after this long, doubling
 /// up to [`DEGRADED_RETRY_MAX`].
@@ -50,50 +37,6 @@ const DEGRADED_RETRY_MAX: Duration = Duration::from_secs(15);
 
 /// Loading the user's chat list again, polled by the loop.
 type Loading = Pin<Box<dyn Future<Output = AppResult<Vec<ChatId>>> + Send>>;
-
-/// Writes `first` and whatever else is queued (up to [`BATCH`]), then flushes once;
-/// false when the peer is gone or has stopped reading (a write that cannot finish
-/// within WRITE_TIMEOUT must not stall the socket's loop). Once written, each
-/// `message.created` records its delivery latency.
-async fn write_batch<S>(sink: &mut S, first: Queued, rx: &mut mpsc::Receiver<Queued>) -> bool
-where
-    S: futures::Sink<Message> + Unpin,
-{
-    let mut created = Vec::new();
-    let written = async {
-        let mut next = Some(first);
-        let mut n = 0;
-        while let Some(out) = next.take() {
-            if let Some(at) = out.created {
-                created.push(at);
-            }
-            sink.feed(Message::Text(out.frame.clone())).await?;
-            n += 1;
-            if n < BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-        sink.flush().await
-    };
-    let ok = matches!(
-        tokio::time::timeout(WRITE_TIMEOUT, written).await,
-        Ok(Ok(()))
-    );
-    if ok && !created.is_empty() {
-        let now = chrono::Utc::now();
-        for at in created {
-            metrics::delivery_latency((now - at).to_std().unwrap_or_default());
-        }
-    }
-    ok
-}
-
-async fn write_one(sink: &mut Sink, message: Message) -> bool {
-    matches!(
-        tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await,
-        Ok(Ok(()))
-    )
-}
 
 /// Resolves with the chat list, or never while none is being loaded.
 async fn loaded(loading: &mut Option<Loading>) -> AppResult<Vec<ChatId>> {
@@ -104,17 +47,15 @@ async fn loaded(loading: &mut Option<Loading>) -> AppResult<Vec<ChatId>> {
 }
 
 /// The `error` frame a socket gets while it is subscribed to none of its chats.
-fn degraded_frame(retry_in: Duration) -> Message {
+fn degraded_frame(retry_in: Duration) -> Utf8Bytes {
     let message = format!(
         "your chats could not be loaded: no chat events reach this socket yet; retrying in {} s",
         retry_in.as_secs()
     );
-    Message::Text(
-        FrameError::new("degraded", message)
-            .to_frame()
-            .render()
-            .into(),
-    )
+    FrameError::new("degraded", message)
+        .to_frame()
+        .render()
+        .into()
 }
 
 /// Resolves with the work's reply, or never while there is no work.
@@ -125,7 +66,7 @@ async fn work_done(work: &mut Option<Work>) -> Option<Utf8Bytes> {
     }
 }
 
-pub(super) struct Connection {
+pub(crate) struct Connection {
     pub(super) gateway: Gateway,
     pub(super) user: UserId,
     pub(super) ctx: AuthContext,
@@ -137,7 +78,7 @@ pub(super) struct Connection {
 }
 
 impl Connection {
-    pub(super) fn new(gateway: Gateway, ctx: AuthContext, request_id: String) -> Self {
+    pub(crate) fn new(gateway: Gateway, ctx: AuthContext, request_id: String) -> Self {
         let socket_id = SocketId::new(gateway.uc.presence.instance(), Uuid::new_v4());
         Self {
             gateway,
@@ -155,8 +96,7 @@ impl Connection {
         skip_all,
         fields(user = %self.user, socket = %self.socket_id, request_id = %self.request_id)
     )]
-    pub(super) async fn run(mut self, socket: WebSocketStream<Upgraded>) {
-        let (mut sink, mut stream): (Sink, Source) = socket.split();
+    pub(crate) async fn run<T: Transport>(mut self, mut wire: T) {
         let (tx, mut rx) = mpsc::channel(OUTBOUND_BUFFER);
         let kill = std::sync::Arc::new(Notify::new());
         let registry = self.gateway.registry.clone();
@@ -173,7 +113,7 @@ impl Connection {
         let mut loading: Option<Loading> = None;
         if degraded {
             // A peer already gone is noticed by the loop's first read.
-            write_one(&mut sink, degraded_frame(backoff)).await;
+            wire.say(degraded_frame(backoff)).await;
         }
 
         // Armed once for the socket's life, not re-created on every wake of the loop.
@@ -186,14 +126,14 @@ impl Connection {
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let mut last_heard = Instant::now();
         let mut work: Option<Work> = None;
-        let (reason, close): (CloseReason, Option<(CloseCode, &str)>) = loop {
+        let (reason, close): (CloseReason, Close) = loop {
             tokio::select! {
                 out = rx.recv() => match out {
                     Some(out) => {
                         // A queue that overflows while this write is stalled ends the
                         // socket now, not when the write times out.
                         tokio::select! {
-                            ok = write_batch(&mut sink, out, &mut rx) => if !ok {
+                            ok = wire.write_batch(out, &mut rx) => if !ok {
                                 break (CloseReason::Client, None);
                             },
                             _ = &mut killed => {
@@ -205,53 +145,50 @@ impl Connection {
                 },
                 reply = work_done(&mut work) => {
                     work = None;
-                    if let Some(reply) = reply {
-                        if !write_one(&mut sink, Message::Text(reply)).await {
-                            break (CloseReason::Client, None);
-                        }
+                    if !wire.reply(reply).await {
+                        break (CloseReason::Client, None);
                     }
                 }
-                incoming = stream.next(), if work.is_none() => {
+                incoming = wire.next(), if work.is_none() => {
                     let reply = match incoming {
-                        Some(Ok(Message::Text(text))) => {
+                        Incoming::Frame(input) => {
                             last_heard = Instant::now();
-                            match self.handle(conn, text.as_str()) {
-                                Step::Reply(reply) => Some(reply),
+                            match self.handle(conn, input) {
+                                Step::Reply(reply) => Some(Some(reply)),
                                 Step::Work(next) => {
                                     work = Some(next);
                                     None
                                 }
-                                Step::Nothing => None,
+                                Step::Nothing => Some(None),
                             }
                         }
-                        Some(Ok(Message::Binary(_))) => {
+                        Incoming::Refused(reply) => {
                             last_heard = Instant::now();
-                            Some(super::frames::binary_refused())
+                            Some(Some(reply))
                         }
-                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
+                        Incoming::Heard => {
                             last_heard = Instant::now();
                             None
                         }
-                        Some(Ok(Message::Close(_))) | None => break (CloseReason::Client, None),
-                        Some(Err(e)) => {
-                            tracing::debug!(error = %e, "socket read failed");
-                            break (
-                                CloseReason::Error,
-                                Some((CloseCode::Size, "frame too large or malformed")),
-                            );
-                        }
+                        Incoming::Closed => break (CloseReason::Client, None),
+                        Incoming::Broken => break (
+                            CloseReason::Error,
+                            Some((CloseCode::Size, "frame too large or malformed")),
+                        ),
                     };
+                    // Every frame is answered once its handling is over (`None`: it
+                    // has no answer), here or when its work is done.
                     if let Some(reply) = reply {
-                        if !write_one(&mut sink, Message::Text(reply)).await {
+                        if !wire.reply(reply).await {
                             break (CloseReason::Client, None);
                         }
                     }
                 }
                 _ = ping.tick() => {
-                    if last_heard.elapsed() > SILENCE_LIMIT {
+                    if T::WATCHES_SILENCE && last_heard.elapsed() > SILENCE_LIMIT {
                         break (CloseReason::Silent, Some((CloseCode::Away, "no answer to pings")));
                     }
-                    if !write_one(&mut sink, Message::Ping(Default::default())).await {
+                    if !wire.ping().await {
                         break (CloseReason::Client, None);
                     }
                     uc.presence.touch(self.user, &self.socket_id).await;
@@ -272,7 +209,7 @@ impl Connection {
                             registry.join_all(conn, &chats).await;
                             degraded = false;
                             tracing::info!(chats = chats.len(), "socket subscribed after its chat list loaded");
-                            Message::Text(ServerFrame::Subscribed { chat_ids: &chats }.render().into())
+                            ServerFrame::Subscribed { chat_ids: &chats }.render().into()
                         }
                         Err(e) => {
                             tracing::debug!(error = %e, "chat list still unavailable");
@@ -281,7 +218,7 @@ impl Connection {
                             degraded_frame(backoff)
                         }
                     };
-                    if !write_one(&mut sink, frame).await {
+                    if !wire.say(frame).await {
                         break (CloseReason::Client, None);
                     }
                 }
@@ -293,19 +230,7 @@ impl Connection {
                 }
             }
         };
-        // The closing handshake is bounded on its own: a peer that stopped reading
-        // must not hold its socket (and its user's presence) another write timeout.
-        let handshake = async {
-            if let Some((code, reason)) = close {
-                let frame = CloseFrame {
-                    code,
-                    reason: reason.into(),
-                };
-                sink.feed(Message::Close(Some(frame))).await?;
-            }
-            sink.close().await
-        };
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, handshake).await;
+        wire.close(close).await;
         // Presence first: shutdown waits for the registry to empty, so by then
         // every closing socket has been reported offline.
         uc.presence.disconnect(self.user, &self.socket_id).await;
@@ -346,7 +271,10 @@ mod tests {
     use std::pin::Pin;
     use std::task::{Context, Poll};
 
+    use tokio_tungstenite::tungstenite::Message;
+
     use super::super::registry::Outbound;
+    use super::super::transport::{write_batch, BATCH};
     use super::*;
 
     /// A sink that records what it was fed and how often it was flushed.

@@ -10,6 +10,7 @@ use super::budget::FRAMES_PER_SEC;
 use super::connection::{Connection, Step};
 use super::protocol::{self, ClientFrame, FrameError, ServerFrame};
 use super::registry::{ConnId, SocketRegistry};
+use super::transport::Inbound;
 use crate::usecase::message::Recovery;
 use crate::usecase::throttle::{PolicyName, HISTORY_ROUTE, SEND_ROUTE, WS_ROUTE};
 use crate::usecase::{AppError, AppResult, UseCases};
@@ -32,15 +33,20 @@ pub(super) fn binary_refused() -> Utf8Bytes {
 }
 
 impl Connection {
-    /// Handles one text frame: a reply now, work for the loop to run, or nothing.
-    pub(super) fn handle(&mut self, conn: ConnId, raw: &str) -> Step {
+    /// Handles one client frame: a reply now, work for the loop to run, or nothing.
+    /// The frame budget is spent before the frame is even parsed.
+    pub(super) fn handle(&mut self, conn: ConnId, input: Inbound) -> Step {
         if !self.budget.take() {
             let message = format!("at most {FRAMES_PER_SEC} frames per second");
             return Step::Reply(text(
                 FrameError::new("too_many_requests", message).to_frame(),
             ));
         }
-        let frame = match protocol::parse(raw) {
+        let parsed = match input {
+            Inbound::Text(raw) => protocol::parse(raw.as_str()),
+            Inbound::Event { name, payload } => protocol::parse_event(&name, payload),
+        };
+        let frame = match parsed {
             Ok(frame) => frame,
             Err(e) => return Step::Reply(text(e.to_frame())),
         };

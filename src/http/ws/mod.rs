@@ -6,6 +6,8 @@
 //! - [`budget`]: the per-socket limits on what a client may send.
 //! - [`protocol`]: client frames in, server frames out (their JSON).
 //! - [`registry`]: this instance's sockets and the events they receive.
+//! - [`transport`]: the wire a socket's loop talks over (this raw WebSocket, or
+//!   Socket.IO in [`crate::http::socketio`]).
 
 mod budget;
 mod connection;
@@ -13,6 +15,7 @@ mod frames;
 pub mod protocol;
 mod quota;
 pub mod registry;
+pub(crate) mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +28,8 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
-use self::connection::Connection;
-pub use self::quota::SocketQuota;
+pub(crate) use self::connection::Connection;
+pub use self::quota::{QuotaSlot, SocketQuota};
 use self::registry::SocketRegistry;
 use super::error::{ApiError, ErrorBody};
 use crate::usecase::{AppError, UseCases};
@@ -37,7 +40,7 @@ pub const SILENCE_LIMIT: Duration = Duration::from_secs(60);
 /// How long one write may take before the peer counts as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What every socket shares.
+/// What every socket shares, over either front door.
 #[derive(Clone)]
 pub struct Gateway {
     pub uc: UseCases,
@@ -68,13 +71,13 @@ fn too_many_sockets(max: usize) -> Response {
     (StatusCode::TOO_MANY_REQUESTS, poem::web::Json(body)).into_response()
 }
 
-fn bad_upgrade() -> Response {
+pub(crate) fn bad_upgrade() -> Response {
     let body = ErrorBody::new("bad_request", "expected a WebSocket upgrade");
     (StatusCode::BAD_REQUEST, poem::web::Json(body)).into_response()
 }
 
 /// The `Sec-WebSocket-Accept` of a valid upgrade request, or `None`.
-fn accept_key(req: &Request) -> Option<String> {
+pub(crate) fn accept_key(req: &Request) -> Option<String> {
     let protocol = req.header(header::UPGRADE)?;
     let connection = req.header(header::CONNECTION)?;
     let valid = req.method() == Method::GET
@@ -122,16 +125,23 @@ pub async fn upgrade(req: &Request, gateway: Data<&Gateway>) -> Response {
         };
         let socket =
             WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(socket_config())).await;
-        Connection::new(gateway, ctx, request_id).run(socket).await;
+        Connection::new(gateway, ctx, request_id)
+            .run(transport::WebSocket::new(socket))
+            .await;
         drop(slot);
     });
+    switching_protocols(&accept)
+}
+
+/// The answer that completes a WebSocket upgrade.
+pub(crate) fn switching_protocols(accept: &str) -> Response {
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "upgrade")
         .header(header::UPGRADE, "websocket")
         .header(
             header::SEC_WEBSOCKET_ACCEPT,
-            HeaderValue::from_str(&accept).unwrap_or(HeaderValue::from_static("")),
+            HeaderValue::from_str(accept).unwrap_or(HeaderValue::from_static("")),
         )
         .body(Body::empty())
 }

@@ -110,17 +110,36 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
     }
     let raw: RawFrame = serde_json::from_str(text)
         .map_err(|e| bad(format!("expected a JSON object with a string `type`: {e}")))?;
+    from_raw(&raw)
+}
+
+/// A client frame sent as a named event (Socket.IO): the event is the frame's
+/// `type`, the payload its other fields. A frame with no fields (`ping`) may come
+/// without a payload.
+pub fn parse_event(event: &str, payload: serde_json::Value) -> Result<ClientFrame, FrameError> {
+    let mut fields = match payload {
+        serde_json::Value::Object(fields) => fields,
+        serde_json::Value::Null => serde_json::Map::new(),
+        _ => return Err(bad(format!("`{event}` expects one JSON object"))),
+    };
+    fields.insert("type".to_owned(), event.into());
+    let raw: RawFrame = serde_json::from_value(serde_json::Value::Object(fields))
+        .map_err(|e| bad(format!("`{event}`: {e}")))?;
+    from_raw(&raw)
+}
+
+fn from_raw(raw: &RawFrame) -> Result<ClientFrame, FrameError> {
     let frame = match raw.kind.as_str() {
         "join" => ClientFrame::Join {
-            chat_id: chat_id(&raw)?,
+            chat_id: chat_id(raw)?,
             since_seq: raw.since_seq,
             since_pts: raw.since_pts,
         },
         "leave" => ClientFrame::Leave {
-            chat_id: chat_id(&raw)?,
+            chat_id: chat_id(raw)?,
         },
         "send" => ClientFrame::Send {
-            chat_id: chat_id(&raw)?,
+            chat_id: chat_id(raw)?,
             content: raw
                 .content
                 .clone()
@@ -128,7 +147,7 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
             client_msg_id: raw.client_msg_id.clone(),
         },
         "typing" => ClientFrame::Typing {
-            chat_id: chat_id(&raw)?,
+            chat_id: chat_id(raw)?,
         },
         "status" => ClientFrame::Status {
             status: match raw.status.as_deref() {

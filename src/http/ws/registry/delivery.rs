@@ -79,7 +79,7 @@ fn deliver_all(state: &State, chat: ChatId, events: &[Arc<Event>]) {
             Event::MessageCreated { message, .. } => Some(message.created_at),
             _ => None,
         };
-        let out = Arc::new(Outbound { frame, created });
+        let out = Outbound::new(frame, created);
         for conn in &room.conns {
             state.deliver(*conn, &out);
         }

@@ -18,7 +18,7 @@ mod reconcile;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -48,18 +48,32 @@ pub const OUTBOUND_BUFFER: usize = 1024;
 pub struct Outbound {
     pub frame: Utf8Bytes,
     pub created: Option<DateTime<Utc>>,
+    /// The frame as a Socket.IO event's payload, made by the first Socket.IO
+    /// socket that sends it and shared by the rest.
+    event: OnceLock<crate::http::socketio::Event>,
 }
 
 /// What a socket's queue holds.
 pub type Queued = Arc<Outbound>;
 
 impl Outbound {
-    /// A frame that announces no new message.
-    pub fn plain(frame: Utf8Bytes) -> Queued {
+    pub fn new(frame: Utf8Bytes, created: Option<DateTime<Utc>>) -> Queued {
         Arc::new(Self {
             frame,
-            created: None,
+            created,
+            event: OnceLock::new(),
         })
+    }
+
+    /// A frame that announces no new message.
+    pub fn plain(frame: Utf8Bytes) -> Queued {
+        Self::new(frame, None)
+    }
+
+    /// The frame as a Socket.IO event (made once per instance).
+    pub fn event(&self) -> &crate::http::socketio::Event {
+        self.event
+            .get_or_init(|| crate::http::socketio::Event::from_frame(&self.frame))
     }
 }
 
