@@ -35,19 +35,21 @@ pub enum Command {
     History(HistoryArgs),
 }
 
-/// Which socket client speaks to the servers. Only webchat's own JSON-over-WebSocket
-/// protocol exists today; the socket driver is generic over a codec so others can
-/// plug in.
+/// Which socket client speaks to the servers (the socket driver is generic over a
+/// codec).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientKind {
-    /// webchat's JSON text frames over a plain WebSocket (tokio-tungstenite).
+    /// webchat's JSON text frames over a plain WebSocket at /ws (tokio-tungstenite).
     Ws,
+    /// Socket.IO at /socket.io/: Engine.IO v4 over WebSocket, events with acks.
+    Socketio,
 }
 
 impl ClientKind {
     pub fn name(self) -> &'static str {
         match self {
             ClientKind::Ws => "ws",
+            ClientKind::Socketio => "socketio",
         }
     }
 }
@@ -109,7 +111,8 @@ pub struct FanoutArgs {
     /// Socket connects in flight.
     #[arg(long, default_value_t = 200)]
     pub concurrency: usize,
-    #[arg(long, value_enum, default_value_t = ClientKind::Ws)]
+    /// The socket protocol (`--protocol` is an alias).
+    #[arg(long, alias = "protocol", value_enum, default_value_t = ClientKind::Ws)]
     pub client: ClientKind,
 }
 
@@ -132,7 +135,8 @@ pub struct ConnectArgs {
     /// Seconds to wait after the last connect before reading RSS.
     #[arg(long, default_value_t = 2.0)]
     pub settle: f64,
-    #[arg(long, value_enum, default_value_t = ClientKind::Ws)]
+    /// The socket protocol (`--protocol` is an alias).
+    #[arg(long, alias = "protocol", value_enum, default_value_t = ClientKind::Ws)]
     pub client: ClientKind,
 }
 

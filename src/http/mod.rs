@@ -58,7 +58,9 @@ fn api_service(usecases: &UseCases) -> OpenApiService<Apis, ()> {
     OpenApiService::new(apis, "webchat", env!("CARGO_PKG_VERSION"))
         .description(
             "Real-time chat backend. REST for accounts, chats and history; WebSocket at \
-             /ws?token=<access_token> for live events (see the README for the protocol). \
+             /ws?token=<access_token> for live events (see the README for the protocol), \
+             and the same events over Socket.IO at /socket.io/ with auth {token} \
+             (docs/socketio.md). \
              Errors are {\"error\": code, \"message\": text}. Throttled routes answer 429 with \
              Retry-After and RateLimit-* headers; their other answers carry RateLimit-Limit, \
              RateLimit-Remaining and RateLimit-Reset while the rate limiter answers.",

@@ -23,6 +23,7 @@ const MAX_REQUEST_ID: usize = 64;
 /// their own path (everything else unknown is `other`).
 const OUTSIDE_API: &[&str] = &[
     "/ws",
+    "/socket.io",
     "/health",
     "/health/live",
     "/metrics",
@@ -214,6 +215,7 @@ mod tests {
         assert_eq!(observer.route("/health"), "/health");
         assert_eq!(observer.route("/metrics"), "/metrics");
         assert_eq!(observer.route("/ws"), "/ws");
+        assert_eq!(observer.route("/socket.io/"), "/socket.io");
         assert_eq!(observer.route("/"), "/");
         assert_eq!(observer.route("/api/nowhere/42"), "other");
         assert_eq!(observer.route("/web/app.js"), "other");

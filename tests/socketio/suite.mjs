@@ -327,6 +327,38 @@ const scenarios = {
     for (const s of held) s.close();
   },
 
+  async "bad input gets an error answer, never a disconnect, and harms no other socket"() {
+    const alice = await signup();
+    const chat = await createChat(alice, []);
+    const s = await connected(sio(A, alice.token));
+    const other = await connected(sio(A, (await signup()).token));
+    const answers = [
+      await s.timeout(10000).emitWithAck("dance", { chat_id: chat }),
+      await s.timeout(10000).emitWithAck("send", Buffer.from([1, 2, 3])),
+      await s.timeout(10000).emitWithAck("send", { chat_id: chat }, "two", "more"),
+      await s.timeout(10000).emitWithAck("send", { chat_id: chat, content: 42 }),
+      await s.timeout(10000).emitWithAck("send", { chat_id: chat, content: "nul \u0000 inside" }),
+      await s.timeout(10000).emitWithAck("join", { chat_id: chat, since_seq: "x" }),
+      await s.timeout(10000).emitWithAck("status", { status: "asleep" }),
+      await s.timeout(10000).emitWithAck("send", { chat_id: chat, content: "x".repeat(5000) }),
+    ];
+    const codes = answers.map((a) => a.error);
+    assert.deepEqual(codes, ["bad_frame", "bad_frame", "bad_frame", "bad_frame", "validation", "bad_frame", "validation", "validation"], JSON.stringify(answers));
+    assert.ok(s.connected, "still connected");
+    // Nothing reached the store.
+    const history = await call(A, "GET", `/api/chats/${chat}/messages`, undefined, alice.token);
+    assert.equal(history.status, 200);
+    assert.equal((history.body.messages ?? history.body).length, 0, JSON.stringify(history.body));
+    const ok = await s.timeout(10000).emitWithAck("send", { chat_id: chat, content: "fine" });
+    assert.equal(ok.message.seq, 1);
+    // Past the packet limit (64 KiB per polling request, 1 MiB per WebSocket
+    // message) only the offender's connection ends.
+    s.emit("send", { chat_id: chat, content: "y".repeat(2 * 1024 * 1024) });
+    await until("the oversized socket dropped", () => !s.connected);
+    assert.deepEqual(await other.timeout(10000).emitWithAck("ping"), {});
+    other.close();
+  },
+
   async "a flood of events is held to the frame budget without harming other sockets"() {
     const alice = await signup();
     const bob = await signup();

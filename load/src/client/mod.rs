@@ -1,10 +1,10 @@
-//! Socket clients. A `Codec` is everything protocol-specific (URL, outgoing frames,
-//! decoding incoming ones); `socket` drives any codec over a WebSocket and keeps the
-//! per-socket delivery state. webchat's JSON frames are the only codec today; a
-//! Socket.IO client would add a codec (its handshake and ack ids) and a `ClientKind`
-//! arm, without touching the scenarios.
+//! Socket clients. A `Codec` is everything protocol-specific (URL, handshake,
+//! heartbeat, outgoing frames, decoding incoming ones); `socket` drives any codec
+//! over a WebSocket and keeps the per-socket delivery state. Two codecs: webchat's
+//! JSON frames at `/ws`, and Socket.IO (Engine.IO v4 over WebSocket) at `/socket.io/`.
 
 pub mod socket;
+pub mod socketio;
 pub mod state;
 pub mod webchat;
 
@@ -42,9 +42,30 @@ pub enum Inbound<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProtocolError(pub String);
 
+/// Where a socket connects and what it says first.
+#[derive(Debug, Clone)]
+pub struct Dial {
+    pub url: String,
+    pub hello: Option<String>,
+}
+
 pub trait Codec: Send + Sync + 'static {
+    fn dial(&self, base: &str, token: &str) -> Dial {
+        Dial {
+            url: self.url(base, token),
+            hello: self.hello(token),
+        }
+    }
     /// The WebSocket URL for a server base URL (http://host:port) and a token.
     fn url(&self, base: &str, token: &str) -> String;
+    /// What to send first, once connected (Socket.IO's connect packet with the token).
+    fn hello(&self, _token: &str) -> Option<String> {
+        None
+    }
+    /// The answer to a transport heartbeat, if `text` is one (Engine.IO's ping).
+    fn heartbeat(&self, _text: &str) -> Option<&'static str> {
+        None
+    }
     /// A send of `content` into `chat_id`, echoed back by `client_msg_id`.
     fn send_frame(&self, chat_id: &str, content: &str, client_msg_id: &str) -> String;
     /// An application-level ping; its `Inbound::Pong` proves the server reads this

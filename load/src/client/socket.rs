@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::state::{Shared, SocketState};
-use super::Codec;
+use super::{Codec, Dial};
 use crate::util::now_ns;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -65,12 +65,12 @@ fn ws_config() -> WebSocketConfig {
 pub fn spawn<C: Codec>(
     codec: Arc<C>,
     shared: Arc<Shared>,
-    url: String,
+    dial: Dial,
     state: SocketState,
 ) -> Handle {
     let (cmd, rx) = mpsc::unbounded_channel();
     let (ready_tx, ready) = oneshot::channel();
-    let task = tokio::spawn(run(codec, shared, url, state, rx, ready_tx));
+    let task = tokio::spawn(run(codec, shared, dial, state, rx, ready_tx));
     Handle { cmd, ready, task }
 }
 
@@ -95,13 +95,14 @@ fn describe(e: &WsError) -> String {
 async fn run<C: Codec>(
     codec: Arc<C>,
     shared: Arc<Shared>,
-    url: String,
+    dial: Dial,
     mut st: SocketState,
     mut rx: mpsc::UnboundedReceiver<Cmd>,
     ready: oneshot::Sender<Result<Ready, String>>,
 ) -> Finished {
     let started = now_ns();
-    let connecting = tokio_tungstenite::connect_async_with_config(&url, Some(ws_config()), true);
+    let connecting =
+        tokio_tungstenite::connect_async_with_config(&dial.url, Some(ws_config()), true);
     let mut ws = match timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok((ws, _))) => ws,
         Ok(Err(e)) => return failed(st, ready, describe(&e)),
@@ -111,13 +112,22 @@ async fn run<C: Codec>(
 
     // One ping/pong before anything is sent: other frames (presence) may come first.
     let handshake = async {
+        if let Some(hello) = dial.hello {
+            ws.send(Message::text(hello))
+                .await
+                .map_err(|e| describe(&e))?;
+        }
         ws.send(Message::text(codec.ping_frame()))
             .await
             .map_err(|e| describe(&e))?;
         loop {
             match ws.next().await {
                 Some(Ok(Message::Text(t))) => {
-                    if st.on_text(&*codec, &shared, t.as_str(), now_ns()) {
+                    if let Some(answer) = codec.heartbeat(t.as_str()) {
+                        ws.send(Message::text(answer))
+                            .await
+                            .map_err(|e| describe(&e))?;
+                    } else if st.on_text(&*codec, &shared, t.as_str(), now_ns()) {
                         return Ok(());
                     }
                 }
@@ -149,7 +159,13 @@ async fn run<C: Codec>(
             biased;
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(t))) => {
-                    st.on_text(&*codec, &shared, t.as_str(), now_ns());
+                    if let Some(answer) = codec.heartbeat(t.as_str()) {
+                        if let Err(e) = ws.send(Message::text(answer)).await {
+                            break Some(describe(&e));
+                        }
+                    } else {
+                        st.on_text(&*codec, &shared, t.as_str(), now_ns());
+                    }
                 }
                 Some(Ok(Message::Close(f))) => break Some(match f {
                     Some(f) => format!("close {} {}", u16::from(f.code), f.reason),

@@ -20,18 +20,22 @@ pub struct WebchatCodec;
 /// `Cow` only when it is a field's own type, not inside an `Option`: hence the
 /// newtype.)
 #[derive(Deserialize)]
-struct S<'a>(#[serde(borrow)] Cow<'a, str>);
+pub(super) struct S<'a>(#[serde(borrow)] pub(super) Cow<'a, str>);
 
+/// A frame's fields the tool reads; as a Socket.IO payload it has no `type` (the
+/// event names it) and an acknowledged error says `error` instead of `code`.
 #[derive(Deserialize)]
-struct Frame<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: S<'a>,
+pub(super) struct Frame<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<S<'a>>,
     #[serde(borrow, default)]
     chat_id: Option<S<'a>>,
     #[serde(borrow, default)]
     message: Option<MsgField<'a>>,
     #[serde(borrow, default)]
     code: Option<S<'a>>,
+    #[serde(borrow, default)]
+    pub(super) error: Option<S<'a>>,
     #[serde(borrow, default)]
     client_msg_id: Option<S<'a>>,
 }
@@ -99,7 +103,7 @@ struct SendFrame<'a> {
     client_msg_id: &'a str,
 }
 
-fn bad(what: &str, text: &str) -> ProtocolError {
+pub(super) fn bad(what: &str, text: &str) -> ProtocolError {
     let clip = crate::api::clip(text);
     ProtocolError(format!("{what}; frame: {clip}"))
 }
@@ -126,42 +130,52 @@ impl Codec for WebchatCodec {
     }
 
     fn decode<'a>(&self, text: &'a str) -> Result<Inbound<'a>, ProtocolError> {
-        let f: Frame<'a> = serde_json::from_str(text)
+        let mut f: Frame<'a> = serde_json::from_str(text)
             .map_err(|e| bad(&format!("not a JSON object with a string type ({e})"), text))?;
-        match &*f.kind.0 {
-            "message.created" => {
-                let (Some(chat_id), Some(MsgField::Obj(m))) = (f.chat_id, f.message) else {
-                    return Err(bad("message.created needs chat_id and message", text));
-                };
-                let (Some(seq), Some(content)) = (m.seq, m.content) else {
-                    return Err(bad("message needs an integer seq and content", text));
-                };
-                Ok(Inbound::Created {
-                    chat_id: chat_id.0,
-                    seq,
-                    content: content.0,
-                })
-            }
-            "ack" => match f.client_msg_id {
-                Some(id) if matches!(f.message, Some(MsgField::Obj(_))) => Ok(Inbound::Ack {
-                    client_msg_id: id.0,
-                }),
-                _ => Err(bad("ack needs client_msg_id and message", text)),
-            },
-            "error" => match f.code {
-                Some(code) => Ok(Inbound::Error {
-                    code: code.0,
-                    client_msg_id: f.client_msg_id.map(|s| s.0),
-                }),
-                None => Err(bad("error frame needs a string code", text)),
-            },
-            "pong" => Ok(Inbound::Pong),
-            "presence" | "typing" | "joined" | "chat.joined" | "message.updated"
-            | "message.deleted" | "message.pinned" | "message.unpinned" => {
-                Ok(Inbound::Other(f.kind.0))
-            }
-            other => Err(bad(&format!("unknown frame type {other:?}"), text)),
+        let Some(kind) = f.kind.take() else {
+            return Err(bad("a frame needs a string type", text));
+        };
+        classify(kind.0, f, text)
+    }
+}
+
+/// What a frame of type `kind` (its other fields in `f`) is to the tool.
+pub(super) fn classify<'a>(
+    kind: Cow<'a, str>,
+    f: Frame<'a>,
+    text: &str,
+) -> Result<Inbound<'a>, ProtocolError> {
+    match &*kind {
+        "message.created" => {
+            let (Some(chat_id), Some(MsgField::Obj(m))) = (f.chat_id, f.message) else {
+                return Err(bad("message.created needs chat_id and message", text));
+            };
+            let (Some(seq), Some(content)) = (m.seq, m.content) else {
+                return Err(bad("message needs an integer seq and content", text));
+            };
+            Ok(Inbound::Created {
+                chat_id: chat_id.0,
+                seq,
+                content: content.0,
+            })
         }
+        "ack" => match f.client_msg_id {
+            Some(id) if matches!(f.message, Some(MsgField::Obj(_))) => Ok(Inbound::Ack {
+                client_msg_id: id.0,
+            }),
+            _ => Err(bad("ack needs client_msg_id and message", text)),
+        },
+        "error" => match f.code.or(f.error) {
+            Some(code) => Ok(Inbound::Error {
+                code: code.0,
+                client_msg_id: f.client_msg_id.map(|s| s.0),
+            }),
+            None => Err(bad("error frame needs a string code", text)),
+        },
+        "pong" => Ok(Inbound::Pong),
+        "presence" | "typing" | "joined" | "chat.joined" | "message.updated"
+        | "message.deleted" | "message.pinned" | "message.unpinned" => Ok(Inbound::Other(kind)),
+        other => Err(bad(&format!("unknown frame type {other:?}"), text)),
     }
 }
 

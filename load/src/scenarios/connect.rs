@@ -12,6 +12,7 @@ use serde_json::json;
 use super::sockets::{close_all, open_all};
 use crate::api::Api;
 use crate::cli::{ClientKind, ConnectArgs};
+use crate::client::socketio::SocketIoCodec;
 use crate::client::state::{Shared, SocketState};
 use crate::client::webchat::WebchatCodec;
 use crate::client::Codec;
@@ -24,6 +25,7 @@ use crate::util::{progress, round3, run_id, sleep_s};
 pub async fn run(args: ConnectArgs) -> Result<i32> {
     match args.client {
         ClientKind::Ws => run_with(Arc::new(WebchatCodec), args).await,
+        ClientKind::Socketio => run_with(Arc::new(SocketIoCodec), args).await,
     }
 }
 
@@ -44,7 +46,7 @@ async fn run_with<C: Codec>(codec: Arc<C>, args: ConnectArgs) -> Result<i32> {
         .slots
         .iter()
         .map(|s| {
-            let url = codec.url(&urls[s.url], &accounts.users[s.user].token);
+            let url = codec.dial(&urls[s.url], &accounts.users[s.user].token);
             let chats = user_chats[s.user]
                 .iter()
                 .map(|&k| (accounts.chat_ids[k].clone(), k))

@@ -13,6 +13,7 @@ use super::sockets::{close_all, open_all, unique_by_drain_end};
 use crate::api::Api;
 use crate::cli::{ClientKind, FanoutArgs};
 use crate::client::socket::Cmd;
+use crate::client::socketio::SocketIoCodec;
 use crate::client::state::{Phase, Shared, SocketState};
 use crate::client::webchat::WebchatCodec;
 use crate::client::Codec;
@@ -26,6 +27,7 @@ const MAX_PAD: usize = 3900;
 pub async fn run(args: FanoutArgs) -> Result<i32> {
     match args.client {
         ClientKind::Ws => run_with(Arc::new(WebchatCodec), args).await,
+        ClientKind::Socketio => run_with(Arc::new(SocketIoCodec), args).await,
     }
 }
 
@@ -71,7 +73,7 @@ async fn run_with<C: Codec>(codec: Arc<C>, args: FanoutArgs) -> Result<i32> {
         .slots
         .iter()
         .map(|s| {
-            let url = codec.url(&urls[s.url], &accounts.users[s.user].token);
+            let url = codec.dial(&urls[s.url], &accounts.users[s.user].token);
             let chat = (accounts.chat_ids[s.chat].clone(), s.chat);
             (url, SocketState::new(s.index, vec![chat]))
         })

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::client::socket::{self, Cmd, Finished, Ready};
 use crate::client::state::{Shared, SocketState};
-use crate::client::Codec;
+use crate::client::{Codec, Dial};
 use crate::util::progress;
 
 pub struct Opened {
@@ -28,7 +28,7 @@ pub struct Opened {
 pub async fn open_all<C: Codec>(
     codec: Arc<C>,
     shared: Arc<Shared>,
-    sockets: Vec<(String, SocketState)>,
+    sockets: Vec<(Dial, SocketState)>,
     concurrency: usize,
 ) -> Opened {
     let total = sockets.len();

@@ -36,8 +36,12 @@ use super::ws::registry::OUTBOUND_BUFFER;
 use super::ws::{accept_key, bad_upgrade, Connection, Gateway, QuotaSlot};
 use crate::usecase::auth::AuthContext;
 use crate::usecase::throttle::{PolicyName, WS_ROUTE};
+use crate::usecase::AppError;
 
 type Service = SocketIoService<NotFoundService>;
+
+/// The largest WebSocket message read, as on `/ws`; a larger one ends the connection.
+const MAX_WS_MESSAGE: usize = 1 << 20;
 
 /// What the connect middleware admitted, handed to the connect handler (an
 /// extension must be `Clone`: the parts are taken out once).
@@ -64,9 +68,13 @@ impl std::fmt::Display for Refused {
 /// The `/socket.io` endpoint over the gateway every socket shares.
 pub fn endpoint(gateway: Gateway) -> impl Endpoint {
     let (service, io) = SocketIo::builder()
-        // A polling request's body is held to the REST body limit, and a socket may
-        // fall as far behind as a `/ws` socket before it is dropped.
+        // A polling request's body is held to the REST body limit; a WebSocket
+        // message to what `/ws` reads; a socket may fall as far behind as a `/ws`
+        // socket before it is dropped.
         .max_payload(MAX_BODY as u64)
+        .ws_max_message_size(MAX_WS_MESSAGE)
+        .ws_max_frame_size(MAX_WS_MESSAGE)
+        .ws_read_buffer_size(1024)
         .max_buffer_size(OUTBOUND_BUFFER)
         .build_svc();
     let admit_gw = gateway.clone();
@@ -97,11 +105,13 @@ async fn admit(
         .and_then(serde_json::Value::as_str)
         .ok_or(Refused("unauthorized"))?;
     let uc = &gateway.uc;
-    let ctx = uc
-        .auth
-        .authenticate(token)
-        .await
-        .map_err(|e| Refused(e.code()))?;
+    let ctx = uc.auth.authenticate(token).await.map_err(|e| match e {
+        // The store could not tell: not the token's fault.
+        AppError::Unavailable(_) | AppError::AuthUnavailable(_) | AppError::Internal(_) => {
+            Refused(e.code())
+        }
+        _ => Refused("unauthorized"),
+    })?;
     uc.throttle
         .hit(
             PolicyName::Default,
