@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::state::{Shared, SocketState};
-use super::{Codec, Dial};
+use super::{Codec, Dial, Inbound};
 use crate::util::now_ns;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -113,9 +113,30 @@ async fn run<C: Codec>(
     // One ping/pong before anything is sent: other frames (presence) may come first.
     let handshake = async {
         if let Some(hello) = dial.hello {
+            // Socket.IO: nothing may be sent before the server accepts the connect.
             ws.send(Message::text(hello))
                 .await
                 .map_err(|e| describe(&e))?;
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Text(t))) => {
+                        if let Some(answer) = codec.heartbeat(t.as_str()) {
+                            ws.send(Message::text(answer))
+                                .await
+                                .map_err(|e| describe(&e))?;
+                            continue;
+                        }
+                        match codec.decode(t.as_str()) {
+                            Ok(Inbound::Other(kind)) if kind == "connect" => break,
+                            Ok(Inbound::Error { code, .. }) => return Err(code.into_owned()),
+                            _ => {}
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(describe(&e)),
+                    None => return Err("closed before the connect was accepted".into()),
+                }
+            }
         }
         ws.send(Message::text(codec.ping_frame()))
             .await

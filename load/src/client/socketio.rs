@@ -70,15 +70,19 @@ impl Codec for SocketIoCodec {
             let kind = if f.error.is_some() { "error" } else { "ack" };
             return classify(Cow::Borrowed(kind), f, text);
         }
+        if text.starts_with("40") {
+            return Ok(Inbound::Other("connect".into()));
+        }
+        if let Some(refusal) = text.strip_prefix("44") {
+            return Ok(Inbound::Error {
+                code: Cow::Owned(format!("connect_error {refusal}")),
+                client_msg_id: None,
+            });
+        }
         match text.as_bytes().first() {
-            // Engine.IO open, Socket.IO connect, Engine.IO pong / noop.
-            Some(b'0') if text.starts_with("40") => Ok(Inbound::Other("connect".into())),
+            // Engine.IO open, pong, noop.
             Some(b'0') => Ok(Inbound::Other("open".into())),
             Some(b'3' | b'6') => Ok(Inbound::Other("engine.io".into())),
-            _ if text.starts_with("44") => Ok(Inbound::Error {
-                code: Cow::Owned(format!("connect_error {}", body(&text[2..]))),
-                client_msg_id: None,
-            }),
             _ if text.starts_with("41") => Err(bad("disconnected by the server", text)),
             _ => Err(bad("not a Socket.IO packet this client knows", text)),
         }
@@ -123,10 +127,14 @@ mod tests {
             }
         );
         assert_eq!(c.decode(r#"42["pong",{}]"#).unwrap(), Inbound::Pong);
-        assert!(matches!(
+        assert_eq!(
             c.decode(r#"0{"sid":"x","pingInterval":25000}"#).unwrap(),
-            Inbound::Other(_)
-        ));
+            Inbound::Other("open".into())
+        );
+        assert_eq!(
+            c.decode(r#"40{"sid":"x"}"#).unwrap(),
+            Inbound::Other("connect".into())
+        );
         assert!(matches!(
             c.decode(r#"44{"message":"unauthorized"}"#).unwrap(),
             Inbound::Error { .. }
