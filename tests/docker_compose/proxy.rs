@@ -91,6 +91,47 @@ fn proxy_publishes_a_port_and_upgrades_websockets_to_every_instance() {
     }
 }
 
+/// Socket.IO's polling requests and the upgrade after them belong to one session on
+/// one instance: both proxies send `/socket.io/` to an upstream hashed on the client,
+/// listing every instance, with timeouts past Engine.IO's 25 s ping.
+#[test]
+fn both_proxies_keep_a_socketio_session_on_one_instance() {
+    let c = compose();
+    let mounted = nginx_conf_mounted_by(service(&c, "proxy"));
+    let cluster = strip_comments(&read(&docker_dir().join("nginx.cluster.conf")));
+    for (name, text, instances) in [
+        ("nginx.conf", mounted, INSTANCES.len()),
+        ("nginx.cluster.conf", cluster, 3),
+    ] {
+        let location = block_after(&text, "location /socket.io/")
+            .unwrap_or_else(|| panic!("{name} has no `location /socket.io/`"));
+        let directives = nginx_directives(&location);
+        let upstream = directives
+            .iter()
+            .find_map(|d| d.strip_prefix("proxy_pass http://"))
+            .unwrap_or_else(|| panic!("{name}: /socket.io/ is not proxied"));
+        let read_timeout = directives
+            .iter()
+            .find_map(|d| d.strip_prefix("proxy_read_timeout ").map(seconds))
+            .unwrap_or(60);
+        assert!(read_timeout > 25, "{name}: /socket.io/ read timeout {read_timeout}s");
+        let block = block_after(&text, &format!("upstream {upstream} "))
+            .unwrap_or_else(|| panic!("{name}: no upstream {upstream}"));
+        let directives = nginx_directives(&block);
+        assert!(
+            directives
+                .iter()
+                .any(|d| d == "ip_hash" || d.starts_with("hash $remote_addr")),
+            "{name}: upstream {upstream} is not sticky per client: {block}"
+        );
+        let servers = directives
+            .iter()
+            .filter(|d| d.starts_with("server "))
+            .count();
+        assert_eq!(servers, instances, "{name}: {upstream} lists every instance");
+    }
+}
+
 #[test]
 fn neither_proxy_exposes_metrics() {
     let c = compose();
