@@ -114,7 +114,10 @@ fn both_proxies_keep_a_socketio_session_on_one_instance() {
             .iter()
             .find_map(|d| d.strip_prefix("proxy_read_timeout ").map(seconds))
             .unwrap_or(60);
-        assert!(read_timeout > 25, "{name}: /socket.io/ read timeout {read_timeout}s");
+        assert!(
+            read_timeout > 25,
+            "{name}: /socket.io/ read timeout {read_timeout}s"
+        );
         let block = block_after(&text, &format!("upstream {upstream} "))
             .unwrap_or_else(|| panic!("{name}: no upstream {upstream}"));
         let directives = nginx_directives(&block);
@@ -128,7 +131,10 @@ fn both_proxies_keep_a_socketio_session_on_one_instance() {
             .iter()
             .filter(|d| d.starts_with("server "))
             .count();
-        assert_eq!(servers, instances, "{name}: {upstream} lists every instance");
+        assert_eq!(
+            servers, instances,
+            "{name}: {upstream} lists every instance"
+        );
     }
 }
 

@@ -1,11 +1,15 @@
-//! A client that stops reading: once its writes stall, it is disconnected within
-//! the write timeout, and the other sockets of the chat get every message.
+//! A client that stops reading: once its writes stall (`/ws`) or its buffer fills
+//! (Socket.IO), it is disconnected within the write timeout, its user goes offline,
+//! and the other sockets of the chat get every message.
 
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
+use futures::SinkExt;
 use serde_json::json;
-use tokio::net::TcpSocket;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 use webchat::app::App;
 use webchat::config::Config;
 use webchat_domain::RateLimitPolicy;
@@ -16,8 +20,65 @@ use crate::common::{create_chat, unique, user_id, TestServer, Ws};
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const MESSAGES: usize = 2500;
 
+/// How the stuck client connects.
+#[derive(Clone, Copy, Debug)]
+enum Door {
+    /// `/ws`: dropped within the write timeout once a write stalls.
+    Ws,
+    /// Socket.IO over WebSocket: dropped once socketioxide's buffer for it is full.
+    SocketIo,
+}
+
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_within_the_write_timeout() {
+    stuck_client_is_dropped(Door::Ws).await;
+}
+
+#[tokio::test]
+async fn a_socketio_client_that_stops_reading_is_dropped_and_harms_no_one() {
+    stuck_client_is_dropped(Door::SocketIo).await;
+}
+
+/// Connects the stuck client through `door` with a tiny receive buffer, waits until
+/// its socket is subscribed, and returns it: it never reads again.
+async fn connect_stuck(
+    door: Door,
+    addr: std::net::SocketAddr,
+    token: &str,
+) -> WebSocketStream<TcpStream> {
+    let tcp = TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(4096).unwrap();
+    let tcp = tcp.connect(addr).await.unwrap();
+    match door {
+        Door::Ws => {
+            let url = format!("ws://{addr}/ws?token={token}");
+            tokio_tungstenite::client_async(url, tcp).await.unwrap().0
+        }
+        Door::SocketIo => {
+            let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+            let (mut socket, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+            // Engine.IO open, then the Socket.IO connect with the token; one ping
+            // answered proves the socket's loop runs (it is subscribed).
+            let connect = format!("40{}", json!({ "token": token }));
+            socket.send(Message::text(connect)).await.unwrap();
+            let mut pinged = false;
+            loop {
+                let frame = socket.next().await.expect("open").expect("frame");
+                let text = frame.into_text().unwrap();
+                if text.starts_with("40") && !pinged {
+                    socket.send(Message::text(r#"42["ping"]"#)).await.unwrap();
+                    pinged = true;
+                } else if text.starts_with("42[\"pong\"") {
+                    break socket;
+                } else if text.as_str() == "2" {
+                    socket.send(Message::text("3")).await.unwrap();
+                }
+            }
+        }
+    }
+}
+
+async fn stuck_client_is_dropped(door: Door) {
     let mut config = Config::for_tests();
     config.throttle_strict =
         RateLimitPolicy::new("strict", 1_000_000, Duration::from_secs(60)).unwrap();
@@ -34,12 +95,8 @@ async fn a_client_that_stops_reading_is_dropped_within_the_write_timeout() {
 
     let mut watcher = Ws::connect(server.addr, watching.token()).await;
     let mut healthy = Ws::connect(server.addr, reader.token()).await;
-    // The stuck client: a tiny receive buffer, and it never reads after the upgrade.
-    let tcp = TcpSocket::new_v4().unwrap();
-    tcp.set_recv_buffer_size(4096).unwrap();
-    let tcp = tcp.connect(server.addr).await.unwrap();
-    let url = format!("ws://{}/ws?token={}", server.addr, stuck.token());
-    let (stuck_socket, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+    // The stuck client: a tiny receive buffer, and it never reads after its handshake.
+    let stuck_socket = connect_stuck(door, server.addr, stuck.token()).await;
     while watcher.expect("presence").await["user_id"] != stuck_id.as_str() {}
     healthy.sync().await;
 
@@ -85,7 +142,7 @@ async fn a_client_that_stops_reading_is_dropped_within_the_write_timeout() {
         }
     };
     assert_eq!(offline["status"], "offline");
-    eprintln!("dropped {:?} after the flood", flooded.elapsed());
+    eprintln!("{door:?}: dropped {:?} after the flood", flooded.elapsed());
     assert!(
         flooded.elapsed() <= WRITE_TIMEOUT + Duration::from_secs(2),
         "dropped {:?} after the flood",

@@ -15,6 +15,7 @@ use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::{FromMessageParts, Value};
 use socketioxide::socket::Socket;
+use socketioxide::{SendError, SocketError};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -159,6 +160,8 @@ pub struct SocketIoWire {
     closed: Arc<Notify>,
     /// The callback of the frame being handled, if the client passed one.
     pending: Option<AckSender>,
+    /// A write failed because socketioxide's buffer for this socket was full.
+    behind: bool,
 }
 
 impl SocketIoWire {
@@ -168,17 +171,28 @@ impl SocketIoWire {
             inbox,
             closed,
             pending: None,
+            behind: false,
         }
     }
 
-    fn emit(&self, event: &Event) -> bool {
-        self.socket.emit(&*event.name, &*event.payload).is_ok()
+    fn emit(&mut self, event: &Event) -> bool {
+        match self.socket.emit(&*event.name, &*event.payload) {
+            Ok(()) => true,
+            Err(e) => {
+                self.behind = matches!(e, SendError::Socket(SocketError::InternalChannelFull));
+                false
+            }
+        }
     }
 }
 
 impl Transport for SocketIoWire {
     /// Engine.IO pings the client and drops one that stops answering.
     const WATCHES_SILENCE: bool = false;
+
+    fn fell_behind(&self) -> bool {
+        self.behind
+    }
 
     /// Hands each frame to socketioxide, whose buffer holds as many packets as the
     /// socket's queue; a full buffer (a client that stopped reading) ends the socket.

@@ -134,6 +134,9 @@ impl Connection {
                         // socket now, not when the write times out.
                         tokio::select! {
                             ok = wire.write_batch(out, &mut rx) => if !ok {
+                                if wire.fell_behind() {
+                                    break (CloseReason::Slow, Some((CloseCode::Policy, "too slow to keep up")));
+                                }
                                 break (CloseReason::Client, None);
                             },
                             _ = &mut killed => {

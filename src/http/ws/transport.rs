@@ -67,6 +67,12 @@ pub trait Transport: Send {
         rx: &mut mpsc::Receiver<Queued>,
     ) -> impl Future<Output = bool> + Send;
 
+    /// Whether the last failed write failed because the client stopped reading
+    /// (the transport's own buffer is full), rather than because it is gone.
+    fn fell_behind(&self) -> bool {
+        false
+    }
+
     /// Answers the last frame handed out by `next` (`None`: it has no answer).
     fn reply(&mut self, reply: Option<Utf8Bytes>) -> impl Future<Output = bool> + Send;
 
