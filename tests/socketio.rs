@@ -118,6 +118,16 @@ async fn socketio_sends_spend_the_same_throttle_as_rest() {
     .await;
 }
 
+#[tokio::test]
+async fn socketio_refused_tokens_and_handshakes_are_throttled() {
+    run_suite(
+        "websocket",
+        Some("are throttled per address"),
+        &[("WEBCHAT_THROTTLE_DEFAULT", "5/60")],
+    )
+    .await;
+}
+
 /// The Engine.IO handshake (a polling GET) opens a session, unless
 /// `WEBCHAT_SOCKETIO=0` turned the endpoint off.
 #[tokio::test]
@@ -147,4 +157,43 @@ async fn the_endpoint_answers_engine_io_and_can_be_turned_off() {
     let r = reqwest::get(off.url(handshake)).await.expect("request");
     assert_eq!(r.status(), 404);
     off.stop().await;
+}
+
+/// At shutdown a Socket.IO client gets its transport closed, not a Socket.IO
+/// disconnect (after which `socket.io-client` would not reconnect by itself): it
+/// reconnects, to another instance behind the balancer.
+#[tokio::test]
+async fn shutdown_closes_the_transport_so_clients_reconnect() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::memory().await;
+    let (alice, _) = server.client().signup(&common::unique("sio")).await;
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("upgrade");
+    let connect = format!("40{}", serde_json::json!({ "token": alice.token() }));
+    socket.send(Message::text(connect)).await.unwrap();
+    socket.send(Message::text(r#"42["ping"]"#)).await.unwrap();
+    loop {
+        let text = socket.next().await.unwrap().unwrap().into_text().unwrap();
+        if text.starts_with("42[\"pong\"") {
+            break;
+        }
+    }
+    let stopping = tokio::spawn(server.stop());
+    let mut packets = Vec::new();
+    while let Ok(Some(Ok(frame))) =
+        tokio::time::timeout(Duration::from_secs(10), socket.next()).await
+    {
+        if let Message::Text(text) = frame {
+            packets.push(text.to_string());
+        }
+    }
+    stopping.await.unwrap();
+    assert!(
+        !packets.iter().any(|p| p.starts_with("41")),
+        "a Socket.IO disconnect was sent at shutdown: {packets:?}"
+    );
 }

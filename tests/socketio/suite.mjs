@@ -160,6 +160,10 @@ const scenarios = {
     // Without a callback the reply is an event named after the frame.
     s.emit("ping");
     await until("a pong event", () => of(s, "pong").length === 1);
+    // A frame with no answer is still acknowledged when the client asks.
+    assert.deepEqual(await s.timeout(10000).emitWithAck("typing", { chat_id: chat }), {});
+    assert.deepEqual(await s.timeout(10000).emitWithAck("status", { status: "away" }), {});
+    assert.deepEqual(await s.timeout(10000).emitWithAck("leave", { chat_id: chat }), {});
     s.emit("send", { chat_id: other, content: "x", client_msg_id: "k-2" });
     const [error] = await until("an error event", () => of(s, "error").length && of(s, "error"));
     assert.equal(error.code, "forbidden");
@@ -378,6 +382,34 @@ const scenarios = {
 
 // Run only when named (SIO_SCENARIO), against instances with a small send budget.
 const named = {
+  async "refused tokens and Engine.IO handshakes are throttled per address"() {
+    // WEBCHAT_THROTTLE_DEFAULT=5/60: five handshakes and five refused connects per
+    // address a minute.
+    // One Engine.IO session (one handshake), seven Socket.IO connects in it.
+    const ws = new WebSocket(`${A.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`);
+    sockets.push(ws);
+    const packets = [];
+    ws.on("message", (d) => packets.push(d.toString()));
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
+    const refusals = [];
+    for (let i = 0; i < 7; i++) {
+      ws.send(`40${JSON.stringify({ token: "forged" })}`);
+      await until("a connect refusal", () => packets.filter((p) => p.startsWith("44")).length === i + 1);
+    }
+    for (const p of packets.filter((p) => p.startsWith("44"))) refusals.push(JSON.parse(p.slice(2)).message);
+    assert.deepEqual(refusals, ["unauthorized", "unauthorized", "unauthorized", "unauthorized", "unauthorized", "too_many_requests", "too_many_requests"]);
+    ws.close();
+    const statuses = [];
+    for (let i = 0; i < 6; i++) {
+      statuses.push((await fetch(`${A}/socket.io/?EIO=4&transport=polling`)).status);
+    }
+    // One handshake was the socket's above: four more open, then 429.
+    assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429]);
+  },
+
   async "sends over Socket.IO spend the per-user send throttle"() {
     // WEBCHAT_THROTTLE_STRICT=4/60: four sends per user a minute (register and
     // login count per address).

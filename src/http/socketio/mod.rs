@@ -29,16 +29,21 @@ use tower_service::Service as _;
 
 pub use self::wire::Event;
 use self::wire::{Inbox, Input, SocketIoWire, Take, INBOX};
-use super::error::ErrorBody;
+use super::error::{ApiError, ErrorBody};
 use super::observe::{RequestId, REQUEST_ID};
+use super::throttle::ClientIp;
 use super::throttle::MAX_BODY;
 use super::ws::registry::OUTBOUND_BUFFER;
 use super::ws::{accept_key, bad_upgrade, Connection, Gateway, QuotaSlot};
 use crate::usecase::auth::AuthContext;
-use crate::usecase::throttle::{PolicyName, WS_ROUTE};
+use crate::usecase::throttle::{address_subject, PolicyName, WS_ROUTE};
 use crate::usecase::AppError;
+use crate::usecase::UseCases;
 
 type Service = SocketIoService<NotFoundService>;
+
+/// The route Engine.IO handshakes are counted under.
+const ROUTE: &str = "/socket.io";
 
 /// The largest WebSocket message read, as on `/ws`; a larger one ends the connection.
 const MAX_WS_MESSAGE: usize = 1 << 20;
@@ -78,6 +83,7 @@ pub fn endpoint(gateway: Gateway) -> impl Endpoint {
         .max_buffer_size(OUTBOUND_BUFFER)
         .build_svc();
     let admit_gw = gateway.clone();
+    let gateway_shutdown = gateway.shutdown.clone();
     let admit = move |socket: SocketRef, TryData(auth): TryData<serde_json::Value>| {
         let gateway = admit_gw.clone();
         async move { admit(gateway, socket, auth.ok()).await }
@@ -87,6 +93,13 @@ pub fn endpoint(gateway: Gateway) -> impl Endpoint {
         async move { connected(gateway, socket) }
     };
     io.ns("/", connected.with(admit));
+    // At shutdown every transport is closed (not each socket disconnected): clients
+    // see a transport close and reconnect, to another instance.
+    let mut shutdown = gateway_shutdown;
+    tokio::spawn(async move {
+        let _ = shutdown.changed().await;
+        io.close().await;
+    });
     serve.data(service)
 }
 
@@ -103,15 +116,31 @@ async fn admit(
         .as_ref()
         .and_then(|auth| auth.get("token"))
         .and_then(serde_json::Value::as_str)
-        .ok_or(Refused("unauthorized"))?;
+        .unwrap_or_default();
     let uc = &gateway.uc;
-    let ctx = uc.auth.authenticate(token).await.map_err(|e| match e {
+    let ctx = match uc.auth.authenticate(token).await {
+        Ok(ctx) => ctx,
         // The store could not tell: not the token's fault.
-        AppError::Unavailable(_) | AppError::AuthUnavailable(_) | AppError::Internal(_) => {
-            Refused(e.code())
+        Err(
+            e @ (AppError::Unavailable(_) | AppError::AuthUnavailable(_) | AppError::Internal(_)),
+        ) => return Err(Refused(e.code())),
+        // A refused token counts against the client's address, as a refused `/ws`
+        // upgrade does: guessing is throttled.
+        Err(_) => {
+            let ip = socket.req_parts().extensions.get::<ClientIp>();
+            let subject = address_subject(ip.map_or("unknown", |ip| ip.0.as_str()));
+            return Err(
+                match uc
+                    .throttle
+                    .hit(PolicyName::Default, &subject, WS_ROUTE)
+                    .await
+                {
+                    Err(e @ AppError::TooManyRequests(_)) => Refused(e.code()),
+                    _ => Refused("unauthorized"),
+                },
+            );
         }
-        _ => Refused("unauthorized"),
-    })?;
+    };
     uc.throttle
         .hit(
             PolicyName::Default,
@@ -187,22 +216,53 @@ fn http_request<B>(req: &Request, body: B) -> poem::http::Request<B> {
             out.headers_mut().insert(REQUEST_ID, value);
         }
     }
+    if let Some(ip) = req.extensions().get::<ClientIp>() {
+        out.extensions_mut().insert(ip.clone());
+    }
     out
+}
+
+/// An Engine.IO handshake (a request without a session id) opens a session that
+/// holds memory until its client connects or times out: each counts against the
+/// client's address under the `default` policy, as an unauthenticated `/ws` upgrade
+/// does. The requests of an open session are not counted.
+async fn admit_handshake(req: &Request, uc: &UseCases) -> Result<(), Response> {
+    let query = req.uri().query().unwrap_or_default();
+    if query.split('&').any(|p| p.starts_with("sid=")) {
+        return Ok(());
+    }
+    let ip = req.extensions().get::<ClientIp>();
+    let subject = address_subject(ip.map_or("unknown", |ip| ip.0.as_str()));
+    match uc.throttle.hit(PolicyName::Default, &subject, ROUTE).await {
+        Err(e @ AppError::TooManyRequests(_)) => Err(ApiError::from(e).into_response()),
+        _ => Ok(()),
+    }
 }
 
 /// Engine.IO requests: a WebSocket upgrade is accepted here (poem owns the
 /// connection) and handed to socketioxide once upgraded; a polling request is
 /// passed through with its body.
 #[handler]
-async fn serve(req: &Request, body: Body, service: Data<&Service>) -> Response {
+async fn serve(
+    req: &Request,
+    body: Body,
+    service: Data<&Service>,
+    uc: Data<&UseCases>,
+) -> Response {
+    if let Err(refused) = admit_handshake(req, uc.0).await {
+        return refused;
+    }
     let mut service = service.0.clone();
     if req.header(poem::http::header::UPGRADE).is_some() {
         let Some(accept) = accept_key(req) else {
             return bad_upgrade();
         };
+        // What socketioxide checks after the upgrade, checked before it, so a bad
+        // request gets a 400 rather than a socket closed at once.
         let query = req.uri().query().unwrap_or_default();
-        if !query.split('&').any(|p| p == "transport=websocket") {
-            return bad_request("a WebSocket upgrade needs transport=websocket");
+        let has = |param: &str| query.split('&').any(|p| p == param);
+        if !has("transport=websocket") || !has("EIO=4") {
+            return bad_request("a WebSocket upgrade needs EIO=4 and transport=websocket");
         }
         let head = http_request(req, ());
         let Ok(on_upgrade) = req.take_upgrade() else {

@@ -9,6 +9,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::value::RawValue;
 use socketioxide::adapter::LocalAdapter;
@@ -18,14 +19,17 @@ use socketioxide::socket::Socket;
 use socketioxide::{SendError, SocketError};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::http::ws::registry::Queued;
 use crate::http::ws::transport::{delivered, Close, Inbound, Incoming, Transport, BATCH};
 
-/// Events a socket may have waiting: more than its frame budget's burst, so a
-/// client within its budget never finds the inbox full.
-pub const INBOX: usize = 64;
+/// Events a socket may have waiting. The loop takes the next one when the last
+/// one's work is done; this holds the frame budget's burst of 50 and ten seconds of
+/// its 20 events/s besides, so a client within its budget does not find the inbox
+/// full while a send or a recovery waits on a slow store.
+pub const INBOX: usize = 256;
 
 /// A client event, with the callback to answer it through if the client passed one.
 pub struct Input {
@@ -137,16 +141,27 @@ impl FromMessageParts<LocalAdapter> for Take {
             payload,
             ack,
         };
-        if let Err(TrySendError::Full(input)) = inbox.try_send(input) {
+        match inbox.try_send(input) {
+            Ok(()) => {}
             // Only a client far over its frame budget fills the inbox.
-            let body = serde_json::json!({
-                "error": "too_many_requests",
-                "message": "too many events waiting: slow down",
-            });
-            match input.ack {
-                Some(ack) => drop(ack.send(&body)),
-                None => drop(s.emit("error", &body)),
+            Err(TrySendError::Full(input)) => {
+                const CODE: &str = "too_many_requests";
+                const MESSAGE: &str = "too many events waiting: slow down";
+                match input.ack {
+                    Some(ack) => {
+                        let _ = ack.send(&serde_json::json!({"error": CODE, "message": MESSAGE}));
+                    }
+                    None => {
+                        let _ = s.emit(
+                            "error",
+                            &serde_json::json!({"code": CODE, "message": MESSAGE}),
+                        );
+                    }
+                }
             }
+            // The socket's loop has ended but the socket is still connected (its
+            // disconnect could not be sent yet): end it now.
+            Err(TrySendError::Closed(_)) => disconnect(SocketRef::from(s.clone())),
         }
         Ok(Take)
     }
@@ -176,7 +191,13 @@ impl SocketIoWire {
     }
 
     fn emit(&mut self, event: &Event) -> bool {
-        match self.socket.emit(&*event.name, &*event.payload) {
+        let sent = self.socket.emit(&*event.name, &*event.payload);
+        self.sent(sent)
+    }
+
+    /// Whether a packet was handed to socketioxide; notes a full buffer.
+    fn sent(&mut self, result: Result<(), SendError>) -> bool {
+        match result {
             Ok(()) => true,
             Err(e) => {
                 self.behind = matches!(e, SendError::Socket(SocketError::InternalChannelFull));
@@ -216,15 +237,17 @@ impl Transport for SocketIoWire {
         true
     }
 
+    /// A frame the client asked to be acknowledged is acknowledged even when it has
+    /// no answer (`typing`, `leave`, a successful `status`): with `{}`.
     async fn reply(&mut self, reply: Option<Utf8Bytes>) -> bool {
         let ack = self.pending.take();
-        let Some(reply) = reply else {
-            return true;
+        let sent = match (ack, reply) {
+            (Some(ack), Some(reply)) => ack.send(&ack_payload(&reply)),
+            (Some(ack), None) => ack.send(&serde_json::json!({})),
+            (None, Some(reply)) => return self.emit(&Event::from_frame(&reply)),
+            (None, None) => return true,
         };
-        match ack {
-            Some(ack) => ack.send(&ack_payload(&reply)).is_ok(),
-            None => self.emit(&Event::from_frame(&reply)),
-        }
+        self.sent(sent)
     }
 
     async fn say(&mut self, frame: Utf8Bytes) -> bool {
@@ -252,14 +275,44 @@ impl Transport for SocketIoWire {
     }
 
     /// A server-side end is a Socket.IO disconnect (`io server disconnect` on the
-    /// client); the reason is in the server's log and metrics.
+    /// client); the reason is in the server's log and metrics. At shutdown the
+    /// transports are closed instead (see `super::endpoint`): the client sees a
+    /// transport close and reconnects, to another instance.
     async fn close(self, close: Close) {
-        if let Some((_, reason)) = close {
+        if let Some((code, reason)) = close {
             tracing::debug!(reason, "disconnecting Socket.IO socket");
+            if code == CloseCode::Away {
+                return;
+            }
         }
-        if self.socket.connected() {
-            let _ = self.socket.disconnect();
-        }
+        disconnect(self.socket);
+    }
+}
+
+/// How long a socket whose buffer is full is retried for a disconnect: Engine.IO
+/// closes it at its next heartbeat anyway (every 25 s, answered within 20 s).
+const DISCONNECT_RETRY: Duration = Duration::from_secs(45);
+
+/// Disconnects the socket. A socket that stopped reading has no room for the
+/// disconnect packet: then it is retried until it goes through or the connection is
+/// gone, so a client that starts reading again is not left connected to no loop.
+fn disconnect(socket: SocketRef) {
+    if !socket.connected() {
+        return;
+    }
+    if let Err(SocketError::InternalChannelFull) = socket.clone().disconnect() {
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + DISCONNECT_RETRY;
+            while socket.connected() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if !matches!(
+                    socket.clone().disconnect(),
+                    Err(SocketError::InternalChannelFull)
+                ) {
+                    break;
+                }
+            }
+        });
     }
 }
 

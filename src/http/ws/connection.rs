@@ -58,6 +58,18 @@ fn degraded_frame(retry_in: Duration) -> Utf8Bytes {
         .into()
 }
 
+/// Why the socket ends after a failed write: it stopped reading (its transport's
+/// buffer is full), or it is gone.
+fn write_failed<T: Transport>(wire: &T) -> (CloseReason, Close) {
+    if wire.fell_behind() {
+        (CloseReason::Slow, Some(TOO_SLOW))
+    } else {
+        (CloseReason::Client, None)
+    }
+}
+
+const TOO_SLOW: (CloseCode, &str) = (CloseCode::Policy, "too slow to keep up");
+
 /// Resolves with the work's reply, or never while there is no work.
 async fn work_done(work: &mut Option<Work>) -> Option<Utf8Bytes> {
     match work.as_mut() {
@@ -134,13 +146,10 @@ impl Connection {
                         // socket now, not when the write times out.
                         tokio::select! {
                             ok = wire.write_batch(out, &mut rx) => if !ok {
-                                if wire.fell_behind() {
-                                    break (CloseReason::Slow, Some((CloseCode::Policy, "too slow to keep up")));
-                                }
-                                break (CloseReason::Client, None);
+                                break write_failed(&wire);
                             },
                             _ = &mut killed => {
-                                break (CloseReason::Slow, Some((CloseCode::Policy, "too slow to keep up")));
+                                break (CloseReason::Slow, Some(TOO_SLOW));
                             }
                         }
                     }
@@ -149,7 +158,7 @@ impl Connection {
                 reply = work_done(&mut work) => {
                     work = None;
                     if !wire.reply(reply).await {
-                        break (CloseReason::Client, None);
+                        break write_failed(&wire);
                     }
                 }
                 incoming = wire.next(), if work.is_none() => {
@@ -183,7 +192,7 @@ impl Connection {
                     // has no answer), here or when its work is done.
                     if let Some(reply) = reply {
                         if !wire.reply(reply).await {
-                            break (CloseReason::Client, None);
+                            break write_failed(&wire);
                         }
                     }
                 }
@@ -192,7 +201,7 @@ impl Connection {
                         break (CloseReason::Silent, Some((CloseCode::Away, "no answer to pings")));
                     }
                     if !wire.ping().await {
-                        break (CloseReason::Client, None);
+                        break write_failed(&wire);
                     }
                     uc.presence.touch(self.user, &self.socket_id).await;
                     // The session, not the access token's 15 minutes, bounds a
@@ -222,11 +231,11 @@ impl Connection {
                         }
                     };
                     if !wire.say(frame).await {
-                        break (CloseReason::Client, None);
+                        break write_failed(&wire);
                     }
                 }
                 _ = &mut killed => {
-                    break (CloseReason::Slow, Some((CloseCode::Policy, "too slow to keep up")));
+                    break (CloseReason::Slow, Some(TOO_SLOW));
                 }
                 _ = &mut shutting_down => {
                     break (CloseReason::Shutdown, Some((CloseCode::Away, "server shutting down")));
