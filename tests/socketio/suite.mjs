@@ -69,13 +69,21 @@ function sio(base, token, extra = {}) {
   return socket;
 }
 
+function describe(d) {
+  if (d === undefined || d === null) return "no description";
+  if (typeof d === "number") return `HTTP ${d}`;
+  if (d instanceof Error) return d.message;
+  return JSON.stringify(d);
+}
+
 /// Resolves once the socket is connected and its loop runs (subscribed to its
 /// chats: the first frame is handled only then), so ephemeral events reach it.
 async function connected(socket) {
   if (!socket.connected) {
     await new Promise((resolve, reject) => {
       socket.once("connect", resolve);
-      socket.once("connect_error", reject);
+      // A transport failure says why in `description` (an HTTP status for polling).
+      socket.once("connect_error", (e) => reject(new Error(`connect_error: ${e.message} (${describe(e.description)})`)));
     });
   }
   assert.deepEqual(await socket.timeout(10000).emitWithAck("ping"), {});
