@@ -117,49 +117,26 @@ async fn run<C: Codec>(
             ws.send(Message::text(hello))
                 .await
                 .map_err(|e| describe(&e))?;
-            loop {
-                match ws.next().await {
-                    Some(Ok(Message::Text(t))) => {
-                        if let Some(answer) = codec.heartbeat(t.as_str()) {
-                            ws.send(Message::text(answer))
-                                .await
-                                .map_err(|e| describe(&e))?;
-                            continue;
-                        }
-                        match codec.decode(t.as_str()) {
-                            Ok(Inbound::Other(kind)) if kind == "connect" => break,
-                            Ok(Inbound::Error { code, .. }) => return Err(code.into_owned()),
-                            _ => {}
-                        }
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(describe(&e)),
-                    None => return Err("closed before the connect was accepted".into()),
-                }
-            }
+            read_until(
+                &mut ws,
+                &*codec,
+                "the connect was accepted",
+                |text| match codec.decode(text) {
+                    Ok(Inbound::Other(kind)) if kind == "connect" => Some(Ok(())),
+                    Ok(Inbound::Error { code, .. }) => Some(Err(code.into_owned())),
+                    _ => None,
+                },
+            )
+            .await?;
         }
         ws.send(Message::text(codec.ping_frame()))
             .await
             .map_err(|e| describe(&e))?;
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) => {
-                    if let Some(answer) = codec.heartbeat(t.as_str()) {
-                        ws.send(Message::text(answer))
-                            .await
-                            .map_err(|e| describe(&e))?;
-                    } else if st.on_text(&*codec, &shared, t.as_str(), now_ns()) {
-                        return Ok(());
-                    }
-                }
-                Some(Ok(Message::Close(f))) => {
-                    return Err(format!("closed before the pong: {f:?}"))
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(describe(&e)),
-                None => return Err("closed before the pong".into()),
-            }
-        }
+        read_until(&mut ws, &*codec, "the pong", |text| {
+            st.on_text(&*codec, &shared, text, now_ns())
+                .then_some(Ok(()))
+        })
+        .await
     };
     match timeout(PONG_TIMEOUT, handshake).await {
         Ok(Ok(())) => {}
@@ -234,6 +211,36 @@ async fn run<C: Codec>(
         }
     }
     finish(st, &shared, dropped)
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Reads text frames, answering transport heartbeats, until `seen` says this step
+/// of the handshake is over (`Some(Ok)`) or failed (`Some(Err)`).
+async fn read_until<C: Codec>(
+    ws: &mut Ws,
+    codec: &C,
+    what: &str,
+    mut seen: impl FnMut(&str) -> Option<Result<(), String>>,
+) -> Result<(), String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                if let Some(answer) = codec.heartbeat(t.as_str()) {
+                    ws.send(Message::text(answer))
+                        .await
+                        .map_err(|e| describe(&e))?;
+                } else if let Some(done) = seen(t.as_str()) {
+                    return done;
+                }
+            }
+            Some(Ok(Message::Close(f))) => return Err(format!("closed before {what}: {f:?}")),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(describe(&e)),
+            None => return Err(format!("closed before {what}")),
+        }
+    }
 }
 
 fn finish(mut st: SocketState, shared: &Shared, dropped: Option<String>) -> Finished {
