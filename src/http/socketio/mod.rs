@@ -82,8 +82,8 @@ pub fn endpoint(gateway: Gateway) -> impl Endpoint {
         .ws_read_buffer_size(1024)
         .max_buffer_size(OUTBOUND_BUFFER)
         .build_svc();
+    let mut shutdown = gateway.shutdown.clone();
     let admit_gw = gateway.clone();
-    let gateway_shutdown = gateway.shutdown.clone();
     let admit = move |socket: SocketRef, TryData(auth): TryData<serde_json::Value>| {
         let gateway = admit_gw.clone();
         async move { admit(gateway, socket, auth.ok()).await }
@@ -95,7 +95,6 @@ pub fn endpoint(gateway: Gateway) -> impl Endpoint {
     io.ns("/", connected.with(admit));
     // At shutdown every transport is closed (not each socket disconnected): clients
     // see a transport close and reconnect, to another instance.
-    let mut shutdown = gateway_shutdown;
     tokio::spawn(async move {
         let _ = shutdown.changed().await;
         io.close().await;
