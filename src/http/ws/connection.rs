@@ -70,6 +70,14 @@ fn write_failed<T: Transport>(wire: &T) -> (CloseReason, Close) {
 
 const TOO_SLOW: (CloseCode, &str) = (CloseCode::Policy, "too slow to keep up");
 
+/// Resolves when the timer fires, or never while there is none.
+async fn timer(timer: &mut Option<Pin<Box<tokio::time::Sleep>>>) {
+    match timer.as_mut() {
+        Some(timer) => timer.await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Resolves with the work's reply, or never while there is no work.
 async fn work_done(work: &mut Option<Work>) -> Option<Utf8Bytes> {
     match work.as_mut() {
@@ -113,19 +121,20 @@ impl Connection {
         let kill = std::sync::Arc::new(Notify::new());
         let registry = self.gateway.registry.clone();
         let uc = self.gateway.uc.clone();
-        let conn = registry.register(self.user, tx, kill.clone()).await;
-        let mut degraded = !self.subscribe_chats(conn).await;
+        let conn = Box::pin(registry.register(self.user, tx, kill.clone())).await;
+        let mut degraded = !Box::pin(self.subscribe_chats(conn)).await;
         metrics::ws_connected();
         tracing::debug!(degraded, "socket connected");
         // While the chat list cannot be loaded: retried with backoff, the client told
         // each time it fails, and told which chats it has once it succeeds.
         let mut backoff = DEGRADED_RETRY_FIRST;
-        let retry = tokio::time::sleep(backoff);
-        tokio::pin!(retry);
+        // Only a degraded socket holds this timer (a timer is large; most sockets
+        // never need it).
+        let mut retry = degraded.then(|| Box::pin(tokio::time::sleep(backoff)));
         let mut loading: Option<Loading> = None;
         if degraded {
             // A peer already gone is noticed by the loop's first read.
-            wire.say(degraded_frame(backoff)).await;
+            Box::pin(wire.say(degraded_frame(backoff))).await;
         }
 
         // Armed once for the socket's life, not re-created on every wake of the loop.
@@ -203,14 +212,14 @@ impl Connection {
                     if !wire.ping().await {
                         break write_failed(&wire);
                     }
-                    uc.presence.touch(self.user, &self.socket_id).await;
+                    Box::pin(uc.presence.touch(self.user, &self.socket_id)).await;
                     // The session, not the access token's 15 minutes, bounds a
                     // socket's life: logout or revocation ends it here.
-                    if let Ok(false) = uc.auth.session_alive(&self.ctx).await {
+                    if let Ok(false) = Box::pin(uc.auth.session_alive(&self.ctx)).await {
                         break (CloseReason::SessionEnded, Some((CloseCode::Policy, "session ended")));
                     }
                 }
-                _ = &mut retry, if degraded && loading.is_none() => {
+                _ = timer(&mut retry), if degraded && loading.is_none() => {
                     let (uc, user) = (uc.clone(), self.user);
                     loading = Some(Box::pin(async move { uc.chats.chat_ids(user).await }));
                 }
@@ -218,15 +227,16 @@ impl Connection {
                     loading = None;
                     let frame = match chats {
                         Ok(chats) => {
-                            registry.join_all(conn, &chats).await;
+                            Box::pin(registry.join_all(conn, &chats)).await;
                             degraded = false;
+                            retry = None;
                             tracing::info!(chats = chats.len(), "socket subscribed after its chat list loaded");
                             ServerFrame::Subscribed { chat_ids: &chats }.render().into()
                         }
                         Err(e) => {
                             tracing::debug!(error = %e, "chat list still unavailable");
                             backoff = (backoff * 2).min(DEGRADED_RETRY_MAX);
-                            retry.as_mut().reset(tokio::time::Instant::now() + backoff);
+                            retry = Some(Box::pin(tokio::time::sleep(backoff)));
                             degraded_frame(backoff)
                         }
                     };
@@ -242,11 +252,11 @@ impl Connection {
                 }
             }
         };
-        wire.close(close).await;
+        Box::pin(wire.close(close)).await;
         // Presence first: shutdown waits for the registry to empty, so by then
         // every closing socket has been reported offline.
-        uc.presence.disconnect(self.user, &self.socket_id).await;
-        registry.unregister(conn).await;
+        Box::pin(uc.presence.disconnect(self.user, &self.socket_id)).await;
+        Box::pin(registry.unregister(conn)).await;
         metrics::ws_disconnected(reason);
         tracing::debug!("socket closed");
     }
