@@ -175,11 +175,16 @@ async fn shutdown_closes_the_transport_so_clients_reconnect() {
         .expect("upgrade");
     let connect = format!("40{}", serde_json::json!({ "token": alice.token() }));
     socket.send(Message::text(connect)).await.unwrap();
-    socket.send(Message::text(r#"42["ping"]"#)).await.unwrap();
+    // No event before the server accepts the connect (as socket.io-client waits);
+    // one ping answered proves the socket's loop runs.
     loop {
         let text = socket.next().await.unwrap().unwrap().into_text().unwrap();
-        if text.starts_with("42[\"pong\"") {
+        if text.starts_with("40") {
+            socket.send(Message::text(r#"42["ping"]"#)).await.unwrap();
+        } else if text.starts_with("42[\"pong\"") {
             break;
+        } else if text.as_str() == "2" {
+            socket.send(Message::text("3")).await.unwrap();
         }
     }
     let stopping = tokio::spawn(server.stop());
