@@ -79,7 +79,7 @@ pub fn endpoint(gateway: Gateway) -> impl Endpoint {
         .max_payload(MAX_BODY as u64)
         .ws_max_message_size(MAX_WS_MESSAGE)
         .ws_max_frame_size(MAX_WS_MESSAGE)
-        .ws_read_buffer_size(1024)
+        .ws_read_buffer_size(super::ws::READ_BUFFER)
         .max_buffer_size(OUTBOUND_BUFFER)
         .build_svc();
     let mut shutdown = gateway.shutdown.clone();

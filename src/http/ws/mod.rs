@@ -50,13 +50,18 @@ pub struct Gateway {
     pub quota: Arc<SocketQuota>,
 }
 
+/// What a socket reads at once, and what an idle socket's read buffer holds. Client
+/// frames are small (a ping, a typing or join frame is under 100 bytes, most sends
+/// fit); a larger frame grows the buffer for as long as it takes.
+pub const READ_BUFFER: usize = 256;
+
 /// The socket settings. Small buffers: an idle socket holds only its read buffer
-/// (chat frames are small; a larger frame grows it for as long as it takes). Frames
+/// ([`READ_BUFFER`]). Frames
 /// queued for a socket are written into the write buffer and flushed together once,
 /// so a burst costs one system call, not one per frame.
 fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(1024)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(64 * 1024)
         .max_write_buffer_size(1 << 20)
         .max_message_size(Some(1 << 20))
