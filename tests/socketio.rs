@@ -164,7 +164,7 @@ async fn the_endpoint_answers_engine_io_and_can_be_turned_off() {
 /// reconnects, to another instance behind the balancer.
 #[tokio::test]
 async fn shutdown_closes_the_transport_so_clients_reconnect() {
-    use futures::{SinkExt, StreamExt};
+    use futures::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
 
     let server = TestServer::memory().await;
@@ -173,20 +173,7 @@ async fn shutdown_closes_the_transport_so_clients_reconnect() {
     let (mut socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("upgrade");
-    let connect = format!("40{}", serde_json::json!({ "token": alice.token() }));
-    socket.send(Message::text(connect)).await.unwrap();
-    // No event before the server accepts the connect (as socket.io-client waits);
-    // one ping answered proves the socket's loop runs.
-    loop {
-        let text = socket.next().await.unwrap().unwrap().into_text().unwrap();
-        if text.starts_with("40") {
-            socket.send(Message::text(r#"42["ping"]"#)).await.unwrap();
-        } else if text.starts_with("42[\"pong\"") {
-            break;
-        } else if text.as_str() == "2" {
-            socket.send(Message::text("3")).await.unwrap();
-        }
-    }
+    common::socketio_ready(&mut socket, alice.token()).await;
     let stopping = tokio::spawn(server.stop());
     let mut packets = Vec::new();
     while let Ok(Some(Ok(frame))) =

@@ -542,3 +542,27 @@ pub async fn send_alternating(senders: &[Api], chat: &str, count: usize, pause: 
     }
     acked
 }
+
+/// Speaks Socket.IO's connect over an Engine.IO WebSocket `socket`: the connect
+/// packet with `token`, no event before the server accepts it (as
+/// `socket.io-client` waits; an earlier event makes socketioxide close the
+/// connection), then one `ping` event answered, which proves the socket's loop runs
+/// (it is subscribed to its chats). Engine.IO heartbeats are answered meanwhile.
+pub async fn socketio_ready<S>(socket: &mut WebSocketStream<S>, token: &str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let connect = format!("40{}", json!({ "token": token }));
+    socket.send(WsMessage::text(connect)).await.unwrap();
+    loop {
+        let frame = socket.next().await.expect("open").expect("frame");
+        let text = frame.into_text().unwrap();
+        if text.starts_with("40") {
+            socket.send(WsMessage::text(r#"42["ping"]"#)).await.unwrap();
+        } else if text.starts_with("42[\"pong\"") {
+            return;
+        } else if text.as_str() == "2" {
+            socket.send(WsMessage::text("3")).await.unwrap();
+        }
+    }
+}

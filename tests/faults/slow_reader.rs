@@ -5,16 +5,14 @@
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
-use futures::SinkExt;
 use serde_json::json;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use webchat::app::App;
 use webchat::config::Config;
 use webchat_domain::RateLimitPolicy;
 
-use crate::common::{create_chat, unique, user_id, TestServer, Ws};
+use crate::common::{create_chat, socketio_ready, unique, user_id, TestServer, Ws};
 
 /// The gateway's write timeout (docs/protocol.md, "Keep-alive, limits and closing").
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,23 +55,8 @@ async fn connect_stuck(
         Door::SocketIo => {
             let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
             let (mut socket, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
-            // Engine.IO open, then the Socket.IO connect with the token; one ping
-            // answered proves the socket's loop runs (it is subscribed).
-            let connect = format!("40{}", json!({ "token": token }));
-            socket.send(Message::text(connect)).await.unwrap();
-            let mut pinged = false;
-            loop {
-                let frame = socket.next().await.expect("open").expect("frame");
-                let text = frame.into_text().unwrap();
-                if text.starts_with("40") && !pinged {
-                    socket.send(Message::text(r#"42["ping"]"#)).await.unwrap();
-                    pinged = true;
-                } else if text.starts_with("42[\"pong\"") {
-                    break socket;
-                } else if text.as_str() == "2" {
-                    socket.send(Message::text("3")).await.unwrap();
-                }
-            }
+            socketio_ready(&mut socket, token).await;
+            socket
         }
     }
 }

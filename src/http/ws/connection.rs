@@ -121,6 +121,8 @@ impl Connection {
         let kill = std::sync::Arc::new(Notify::new());
         let registry = self.gateway.registry.clone();
         let uc = self.gateway.uc.clone();
+        // Steps taken once or rarely (here, on pings, at the close) are boxed: inline,
+        // their state would be part of every idle socket's loop.
         let conn = Box::pin(registry.register(self.user, tx, kill.clone())).await;
         let mut degraded = !Box::pin(self.subscribe_chats(conn)).await;
         metrics::ws_connected();
