@@ -39,6 +39,8 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+/// The per-delivery series, looked up once (a lookup hashes the key on every call).
+static DELIVERED: OnceLock<(metrics::Counter, metrics::Histogram)> = OnceLock::new();
 
 /// Installs the Prometheus recorder for this process (once; later calls return the
 /// same handle). Histograms are kept bounded by an upkeep thread.
@@ -60,6 +62,7 @@ pub fn install() -> PrometheusHandle {
                 tracing::warn!("another metrics recorder is installed: /metrics stays empty");
             }
             describe();
+            let _ = DELIVERED.set((counter!(EVENTS_DELIVERED), histogram!(DELIVERY_LATENCY)));
             let upkeep = handle.clone();
             let spawned = std::thread::Builder::new()
                 .name("metrics-upkeep".into())
@@ -199,14 +202,16 @@ pub fn message_sent() {
 
 /// `n` event frames were queued to local sockets.
 pub fn events_delivered(n: u64) {
-    if n > 0 {
-        counter!(EVENTS_DELIVERED).increment(n);
+    if let (true, Some((delivered, _))) = (n > 0, DELIVERED.get()) {
+        delivered.increment(n);
     }
 }
 
 /// An event reached a socket `latency` after it was published.
 pub fn delivery_latency(latency: Duration) {
-    histogram!(DELIVERY_LATENCY).record(latency.as_secs_f64());
+    if let Some((_, latency_histogram)) = DELIVERED.get() {
+        latency_histogram.record(latency.as_secs_f64());
+    }
 }
 
 /// Which cache read a hit or miss was: the `read` label.

@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Notify};
@@ -20,9 +21,10 @@ use webchat_domain::{ChatId, SocketId, UserId};
 
 use super::budget::{FrameBudget, TypingGate};
 use super::protocol::{FrameError, ServerFrame};
-use super::registry::{ConnId, OUTBOUND_BUFFER};
+use super::registry::{ConnId, Outlet, Queued, OUTBOUND_BUFFER};
 use super::transport::{Close, Incoming, Transport};
-use super::{Gateway, PING_EVERY, SILENCE_LIMIT};
+use super::writer::Writer;
+use super::{Gateway, PING_EVERY, SILENCE_LIMIT, WRITE_TIMEOUT};
 use crate::metrics::{self, CloseReason};
 use crate::usecase::auth::AuthContext;
 use crate::usecase::AppResult;
@@ -78,6 +80,22 @@ async fn timer(timer: &mut Option<Pin<Box<tokio::time::Sleep>>>) {
     }
 }
 
+/// The next event queued for the loop, or never when the registry writes them.
+async fn queued(rx: &mut Option<mpsc::Receiver<Queued>>) -> Option<Queued> {
+    match rx.as_mut() {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the registry's writes stalled, or never without a shared writer.
+async fn stalled(writer: &Option<Arc<Writer>>) {
+    match writer {
+        Some(writer) => writer.stalled().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Resolves with the work's reply, or never while there is no work.
 async fn work_done(work: &mut Option<Work>) -> Option<Utf8Bytes> {
     match work.as_mut() {
@@ -117,13 +135,22 @@ impl Connection {
         fields(user = %self.user, socket = %self.socket_id, request_id = %self.request_id)
     )]
     pub(crate) async fn run<T: Transport>(mut self, mut wire: T) {
-        let (tx, mut rx) = mpsc::channel(OUTBOUND_BUFFER);
-        let kill = std::sync::Arc::new(Notify::new());
+        // Events are written by the registry straight to the socket where the
+        // transport lets it (the raw WebSocket), else queued for this loop.
+        let writer = wire.writer();
+        let (outlet, mut rx) = match &writer {
+            Some(writer) => (Outlet::Direct(writer.clone()), None),
+            None => {
+                let (tx, rx) = mpsc::channel(OUTBOUND_BUFFER);
+                (Outlet::Queue(tx), Some(rx))
+            }
+        };
+        let kill = Arc::new(Notify::new());
         let registry = self.gateway.registry.clone();
         let uc = self.gateway.uc.clone();
         // Steps taken once or rarely (here, on pings, at the close) are boxed: inline,
         // their state would be part of every idle socket's loop.
-        let conn = Box::pin(registry.register(self.user, tx, kill.clone())).await;
+        let conn = Box::pin(registry.register(self.user, outlet, kill.clone())).await;
         let mut degraded = !Box::pin(self.subscribe_chats(conn)).await;
         metrics::ws_connected();
         tracing::debug!(degraded, "socket connected");
@@ -151,12 +178,12 @@ impl Connection {
         let mut work: Option<Work> = None;
         let (reason, close): (CloseReason, Close) = loop {
             tokio::select! {
-                out = rx.recv() => match out {
-                    Some(out) => {
+                out = queued(&mut rx) => match (out, rx.as_mut()) {
+                    (Some(out), Some(rx)) => {
                         // A queue that overflows while this write is stalled ends the
                         // socket now, not when the write times out.
                         tokio::select! {
-                            ok = wire.write_batch(out, &mut rx) => if !ok {
+                            ok = wire.write_batch(out, rx) => if !ok {
                                 break write_failed(&wire);
                             },
                             _ = &mut killed => {
@@ -164,8 +191,24 @@ impl Connection {
                             }
                         }
                     }
-                    None => break (CloseReason::Client, None),
+                    _ => break (CloseReason::Client, None),
                 },
+                // The socket stopped taking the registry's writes: this loop writes
+                // the rest once it takes more, within the write timeout, unless the
+                // queue overflows first.
+                _ = stalled(&writer) => {
+                    let Some(writer) = &writer else { continue };
+                    tokio::select! {
+                        drained = tokio::time::timeout(WRITE_TIMEOUT, writer.drain()) => match drained {
+                            Ok(true) => {}
+                            Ok(false) => break (CloseReason::Client, None),
+                            Err(_) => break (CloseReason::Slow, Some(TOO_SLOW)),
+                        },
+                        _ = &mut killed => {
+                            break (CloseReason::Slow, Some(TOO_SLOW));
+                        }
+                    }
+                }
                 reply = work_done(&mut work) => {
                     work = None;
                     if !wire.reply(reply).await {
@@ -288,69 +331,4 @@ pub(super) enum Step {
     Reply(Utf8Bytes),
     Work(Work),
     Nothing,
-}
-
-#[cfg(test)]
-mod tests {
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    use tokio_tungstenite::tungstenite::Message;
-
-    use super::super::registry::Outbound;
-    use super::super::transport::{write_batch, BATCH};
-    use super::*;
-
-    /// A sink that records what it was fed and how often it was flushed.
-    #[derive(Default)]
-    struct Counting {
-        fed: Vec<Message>,
-        flushes: usize,
-    }
-
-    impl futures::Sink<Message> for Counting {
-        type Error = std::convert::Infallible;
-        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-        fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
-            self.fed.push(item);
-            Ok(())
-        }
-        fn poll_flush(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Result<(), Self::Error>> {
-            self.flushes += 1;
-            Poll::Ready(Ok(()))
-        }
-        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    #[tokio::test]
-    async fn queued_frames_go_out_together_with_one_flush() {
-        let (tx, mut rx) = mpsc::channel(OUTBOUND_BUFFER);
-        let out = |text: String| Outbound::plain(Utf8Bytes::from(text));
-        for i in 0..9 {
-            tx.try_send(out(format!("frame {i}"))).unwrap();
-        }
-        let mut sink = Counting::default();
-        assert!(write_batch(&mut sink, out("first".into()), &mut rx).await);
-        assert_eq!(
-            (sink.fed.len(), sink.flushes),
-            (10, 1),
-            "ten frames, one flush"
-        );
-
-        for i in 0..(BATCH + 5) {
-            tx.try_send(out(format!("more {i}"))).unwrap();
-        }
-        let mut sink = Counting::default();
-        let first = rx.recv().await.unwrap();
-        assert!(write_batch(&mut sink, first, &mut rx).await);
-        assert_eq!(sink.fed.len(), BATCH, "a batch is capped");
-        assert_eq!(rx.len(), 5, "the rest waits for the next turn");
-    }
 }

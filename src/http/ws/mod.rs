@@ -8,6 +8,8 @@
 //! - [`registry`]: this instance's sockets and the events they receive.
 //! - [`transport`]: the wire a socket's loop talks over (this raw WebSocket, or
 //!   Socket.IO in [`crate::http::socketio`]).
+//! - [`writer`]: the raw WebSocket's write side, which the registry writes events
+//!   to directly.
 
 mod budget;
 mod connection;
@@ -16,6 +18,7 @@ pub mod protocol;
 mod quota;
 pub mod registry;
 pub(crate) mod transport;
+pub(crate) mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,9 +59,8 @@ pub struct Gateway {
 pub const READ_BUFFER: usize = 256;
 
 /// The socket settings. Small buffers: an idle socket holds only its read buffer
-/// ([`READ_BUFFER`]). Frames
-/// queued for a socket are written into the write buffer and flushed together once,
-/// so a burst costs one system call, not one per frame.
+/// ([`READ_BUFFER`]). Events do not pass through tungstenite (the registry writes
+/// them, [`writer`]); its write buffer holds only the loop's own frames.
 fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
@@ -128,13 +130,18 @@ pub async fn upgrade(req: &Request, gateway: Data<&Gateway>) -> Response {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
+        let writer = writer::Writer::new(upgraded);
+        let io = writer::SocketIo::new(writer.clone());
         let socket =
-            WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(socket_config())).await;
+            WebSocketStream::from_raw_socket(io, Role::Server, Some(socket_config())).await;
         // Boxed, the loop is one allocation of its own size (2.1 KB) and the task
         // keeps only the upgrade's state (0.6 KB); inline, the task's future was
         // 5.8 KB. Heap per idle socket by massif: 7.05 -> 6.78 KB.
-        Box::pin(Connection::new(gateway, ctx, request_id).run(transport::WebSocket::new(socket)))
-            .await;
+        Box::pin(
+            Connection::new(gateway, ctx, request_id)
+                .run(transport::WebSocket::new(socket, writer)),
+        )
+        .await;
         drop(slot);
     });
     switching_protocols(&accept)

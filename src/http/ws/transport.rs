@@ -4,12 +4,11 @@
 //! throttles, session checks, the slow-socket kill); a transport only moves frames.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use poem::Upgraded;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -17,6 +16,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::registry::Queued;
+use super::writer::{Offered, SocketIo, Writer};
 use super::WRITE_TIMEOUT;
 use crate::metrics;
 
@@ -67,6 +67,12 @@ pub trait Transport: Send {
         rx: &mut mpsc::Receiver<Queued>,
     ) -> impl Future<Output = bool> + Send;
 
+    /// The socket's shared write side, when the registry writes its events itself
+    /// (then nothing is queued for [`Self::write_batch`]).
+    fn writer(&self) -> Option<Arc<Writer>> {
+        None
+    }
+
     /// Whether the last failed write failed because the client stopped reading
     /// (the transport's own buffer is full), rather than because it is gone.
     fn fell_behind(&self) -> bool {
@@ -99,58 +105,21 @@ pub(crate) fn delivered(created: &[DateTime<Utc>]) {
     }
 }
 
-/// Feeds `first` and whatever else is queued (up to [`BATCH`]) into `sink`, then
-/// flushes once; false when the peer is gone or has stopped reading (a write that
-/// cannot finish within WRITE_TIMEOUT must not stall the socket's loop).
-pub(super) async fn write_batch<S>(
-    sink: &mut S,
-    first: Queued,
-    rx: &mut mpsc::Receiver<Queued>,
-) -> bool
-where
-    S: futures::Sink<Message> + Unpin,
-{
-    let mut created = Vec::new();
-    let written = async {
-        let mut next = Some(first);
-        let mut n = 0;
-        while let Some(out) = next.take() {
-            if let Some(at) = out.created {
-                created.push(at);
-            }
-            sink.feed(Message::Text(out.frame.clone())).await?;
-            n += 1;
-            if n < BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-        sink.flush().await
-    };
-    let ok = matches!(
-        tokio::time::timeout(WRITE_TIMEOUT, written).await,
-        Ok(Ok(()))
-    );
-    if ok {
-        delivered(&created);
-    }
-    ok
-}
-
-/// The raw WebSocket at `/ws`.
+/// The raw WebSocket at `/ws`: tungstenite reads the client's frames and writes the
+/// loop's own; events are written by the registry through the shared [`Writer`].
 pub struct WebSocket {
-    sink: SplitSink<WebSocketStream<Upgraded>, Message>,
-    stream: SplitStream<WebSocketStream<Upgraded>>,
+    socket: WebSocketStream<SocketIo>,
+    writer: Arc<Writer>,
 }
 
 impl WebSocket {
-    pub fn new(socket: WebSocketStream<Upgraded>) -> Self {
-        let (sink, stream) = socket.split();
-        Self { sink, stream }
+    pub fn new(socket: WebSocketStream<SocketIo>, writer: Arc<Writer>) -> Self {
+        Self { socket, writer }
     }
 
     async fn write(&mut self, message: Message) -> bool {
         matches!(
-            tokio::time::timeout(WRITE_TIMEOUT, self.sink.send(message)).await,
+            tokio::time::timeout(WRITE_TIMEOUT, self.socket.send(message)).await,
             Ok(Ok(()))
         )
     }
@@ -159,12 +128,24 @@ impl WebSocket {
 impl Transport for WebSocket {
     const WATCHES_SILENCE: bool = true;
 
-    fn write_batch(
-        &mut self,
-        first: Queued,
-        rx: &mut mpsc::Receiver<Queued>,
-    ) -> impl Future<Output = bool> + Send {
-        write_batch(&mut self.sink, first, rx)
+    fn writer(&self) -> Option<Arc<Writer>> {
+        Some(Arc::clone(&self.writer))
+    }
+
+    /// Not used: the registry writes this socket's events itself ([`Self::writer`]).
+    /// Queued events would go out the same way, after what the registry queued.
+    async fn write_batch(&mut self, first: Queued, rx: &mut mpsc::Receiver<Queued>) -> bool {
+        let mut next = Some(first);
+        while let Some(out) = next.take() {
+            if self.writer.offer(&out) != Offered::Queued {
+                return false;
+            }
+            next = rx.try_recv().ok();
+        }
+        matches!(
+            tokio::time::timeout(WRITE_TIMEOUT, self.writer.drain()).await,
+            Ok(true)
+        )
     }
 
     async fn reply(&mut self, reply: Option<Utf8Bytes>) -> bool {
@@ -183,7 +164,7 @@ impl Transport for WebSocket {
     }
 
     async fn next(&mut self) -> Incoming {
-        match self.stream.next().await {
+        match self.socket.next().await {
             Some(Ok(Message::Text(text))) => Incoming::Frame(Inbound::Text(text)),
             Some(Ok(Message::Binary(_))) => Incoming::Refused(super::frames::binary_refused()),
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Incoming::Heard,
@@ -198,15 +179,16 @@ impl Transport for WebSocket {
     /// The closing handshake is bounded on its own: a peer that stopped reading
     /// must not hold its socket (and its user's presence) another write timeout.
     async fn close(mut self, close: Close) {
+        self.writer.close();
         let handshake = async {
             if let Some((code, reason)) = close {
                 let frame = CloseFrame {
                     code,
                     reason: reason.into(),
                 };
-                self.sink.feed(Message::Close(Some(frame))).await?;
+                self.socket.feed(Message::Close(Some(frame))).await?;
             }
-            self.sink.close().await
+            SinkExt::close(&mut self.socket).await
         };
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, handshake).await;
     }

@@ -16,6 +16,7 @@
 mod delivery;
 mod reconcile;
 
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -31,6 +32,7 @@ use webchat_domain::event::Topic;
 use webchat_domain::{ChatHead, ChatId, Event, UserId};
 
 use super::protocol::{ChatJson, ServerFrame};
+use super::writer::{Offered, Writer};
 use crate::usecase::feed::Feed;
 use crate::usecase::AppResult;
 use delivery::Room;
@@ -51,6 +53,9 @@ pub struct Outbound {
     /// The frame as a Socket.IO event's payload, made by the first Socket.IO
     /// socket that sends it and shared by the rest.
     event: OnceLock<crate::http::socketio::Event>,
+    /// The frame as WebSocket bytes (header and payload), encoded by the first
+    /// raw WebSocket that sends it and written as is to the rest.
+    ws: OnceLock<bytes::Bytes>,
 }
 
 /// What a socket's queue holds.
@@ -62,6 +67,7 @@ impl Outbound {
             frame,
             created,
             event: OnceLock::new(),
+            ws: OnceLock::new(),
         })
     }
 
@@ -75,12 +81,26 @@ impl Outbound {
         self.event
             .get_or_init(|| crate::http::socketio::Event::from_frame(&self.frame))
     }
+
+    /// The frame as a WebSocket text frame's bytes (encoded once per instance).
+    pub fn ws_frame(&self) -> &[u8] {
+        self.ws
+            .get_or_init(|| crate::http::ws::writer::text_frame(&self.frame))
+    }
+}
+
+/// How the registry reaches a socket.
+pub enum Outlet {
+    /// Events are queued for the socket's loop, which writes them (Socket.IO).
+    Queue(mpsc::Sender<Queued>),
+    /// Events are written straight to the socket (the raw WebSocket).
+    Direct(Arc<Writer>),
 }
 
 /// The registry's handle on one socket.
 struct Conn {
     user: UserId,
-    tx: mpsc::Sender<Queued>,
+    outlet: Outlet,
     kill: Arc<Notify>,
     /// The chats the socket is in, with its position in each: what came after it
     /// reaches the socket live (unknown while the chat's head could not be read).
@@ -98,6 +118,11 @@ struct State {
     conns: HashMap<ConnId, Conn>,
     users: HashMap<UserId, HashSet<ConnId>>,
     rooms: HashMap<ChatId, Room>,
+    /// Sockets given events under the lock, written once it is released
+    /// ([`StateGuard`]): the lock is never held across a socket write.
+    dirty: RefCell<Vec<Arc<Writer>>>,
+    /// Events handed to sockets under the lock, counted once it is released.
+    delivered: Cell<u64>,
 }
 
 impl State {
@@ -114,15 +139,61 @@ impl State {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
-        match c.tx.try_send(Arc::clone(out)) {
-            Ok(()) => crate::metrics::events_delivered(1),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                if !c.slow.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(conn, "slow consumer: closing socket");
-                    c.kill.notify_one();
+        let full = match &c.outlet {
+            Outlet::Queue(tx) => match tx.try_send(Arc::clone(out)) {
+                Ok(()) => false,
+                Err(mpsc::error::TrySendError::Full(_)) => true,
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            },
+            Outlet::Direct(writer) => match writer.offer(out) {
+                Offered::Queued => {
+                    let mut dirty = self.dirty.borrow_mut();
+                    if !dirty.last().is_some_and(|w| Arc::ptr_eq(w, writer)) {
+                        dirty.push(Arc::clone(writer));
+                    }
+                    false
                 }
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Offered::Full => true,
+                Offered::Gone => return,
+            },
+        };
+        if !full {
+            self.delivered.set(self.delivered.get() + 1);
+        } else if !c.slow.swap(true, Ordering::Relaxed) {
+            tracing::warn!(conn, "slow consumer: closing socket");
+            c.kill.notify_one();
+        }
+    }
+}
+
+/// The registry's lock; on release, the events given to raw WebSockets under it
+/// are written (outside the lock, each socket's queue in order).
+struct StateGuard<'a>(Option<MutexGuard<'a, State>>);
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        self.0.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.0.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        let Some(state) = self.0.take() else {
+            return;
+        };
+        let dirty = std::mem::take(&mut *state.dirty.borrow_mut());
+        let delivered = state.delivered.take();
+        drop(state);
+        crate::metrics::events_delivered(delivered);
+        for writer in dirty {
+            writer.flush();
         }
     }
 }
@@ -164,8 +235,8 @@ impl SocketRegistry {
         registry
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> StateGuard<'_> {
+        StateGuard(Some(self.state.lock().unwrap_or_else(|p| p.into_inner())))
     }
 
     /// Sockets currently registered.
@@ -204,14 +275,9 @@ impl SocketRegistry {
         }
     }
 
-    /// Registers a socket of `user`; frames for it go to `tx`, and `kill` is
+    /// Registers a socket of `user`; frames for it go to `outlet`, and `kill` is
     /// notified if it cannot keep up.
-    pub async fn register(
-        &self,
-        user: UserId,
-        tx: mpsc::Sender<Queued>,
-        kill: Arc<Notify>,
-    ) -> ConnId {
+    pub async fn register(&self, user: UserId, outlet: Outlet, kill: Arc<Notify>) -> ConnId {
         let id = {
             let mut state = self.state();
             state.next_id += 1;
@@ -220,7 +286,7 @@ impl SocketRegistry {
                 id,
                 Conn {
                     user,
-                    tx,
+                    outlet,
                     kill,
                     chats: HashMap::new(),
                     left: HashSet::new(),
