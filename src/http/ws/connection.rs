@@ -198,8 +198,10 @@ impl Connection {
                 // queue overflows first.
                 _ = stalled(&writer) => {
                     let Some(writer) = &writer else { continue };
+                    // Boxed: rare, and a timer would otherwise sit in every loop's state.
+                    let drain = Box::pin(tokio::time::timeout(WRITE_TIMEOUT, writer.drain()));
                     tokio::select! {
-                        drained = tokio::time::timeout(WRITE_TIMEOUT, writer.drain()) => match drained {
+                        drained = drain => match drained {
                             Ok(true) => {}
                             Ok(false) => break (CloseReason::Client, None),
                             Err(_) => break (CloseReason::Slow, Some(TOO_SLOW)),

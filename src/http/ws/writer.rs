@@ -366,6 +366,8 @@ mod tests {
     #[derive(Default)]
     struct Recorded {
         writes: Vec<Vec<u8>>,
+        /// Every write fails (the peer reset the connection).
+        broken: bool,
         room: Option<usize>,
         waker: Option<Waker>,
     }
@@ -416,6 +418,9 @@ mod tests {
             buf: &[u8],
         ) -> Poll<io::Result<usize>> {
             let mut inner = self.inner.lock().unwrap();
+            if inner.broken {
+                return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
+            }
             let n = match inner.room {
                 Some(0) => {
                     inner.waker = Some(cx.waker().clone());
@@ -531,32 +536,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_broken_socket_tells_the_loop() {
-        struct Broken;
-        impl AsyncRead for Broken {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                _: &mut Context<'_>,
-                _: &mut ReadBuf<'_>,
-            ) -> Poll<io::Result<()>> {
-                Poll::Pending
-            }
-        }
-        impl AsyncWrite for Broken {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                _: &mut Context<'_>,
-                _: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()))
-            }
-            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-            fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-        }
-        let writer = Writer::new(Broken);
+        let sock = Recording::default();
+        sock.inner.lock().unwrap().broken = true;
+        let writer = Writer::new(sock);
         writer.offer(&event("x"));
         writer.flush();
         tokio::time::timeout(Duration::from_secs(1), writer.stalled())
