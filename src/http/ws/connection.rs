@@ -1,12 +1,15 @@
 //! One socket's life: registered and subscribed to its user's chats, then a loop
-//! that writes what the registry queues for it, handles the client's frames, pings,
-//! and re-checks the session, until the client leaves, the session ends, the socket
-//! falls too far behind, or the server shuts down.
+//! that handles the client's frames, pings, re-checks the session and sees that the
+//! registry's events get written, until the client leaves, the session ends, the
+//! socket falls too far behind, or the server shuts down.
 //!
-//! Handling a client's frame never blocks delivery: the frame's work (a send, a
-//! recovery) runs as a future the loop polls beside everything else, one frame at a
-//! time, so events keep flowing to the socket meanwhile. Queued frames go out
-//! together: everything waiting is fed into the write buffer and flushed once.
+//! Events never wait for this loop on a raw WebSocket: the registry writes them to
+//! the socket itself ([`super::writer`]), and the loop only finishes a write the
+//! socket could not take at once. Where the transport needs its own task to write
+//! (Socket.IO), events are queued for the loop, which writes what is waiting in one
+//! batch. Handling a client's frame never blocks delivery: the frame's work (a send,
+//! a recovery) runs as a future the loop polls beside everything else, one frame at
+//! a time.
 
 use std::future::Future;
 use std::pin::Pin;

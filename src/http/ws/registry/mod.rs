@@ -6,9 +6,11 @@
 //! Each chat with local sockets is a [`room`](delivery) with a delivery cursor: chat
 //! events reach the sockets exactly once and in `pts` order, gaps are filled from
 //! the change log, and [`reconcile`] repairs what pub/sub lost without waiting for
-//! the next message. Every event is rendered once and copied to the sockets it
-//! concerns; a socket whose outbound buffer is full is a slow consumer and is told
-//! to close rather than let memory grow.
+//! the next message. Every event is rendered once and handed to the sockets it
+//! concerns, behind one `Arc`: a raw WebSocket gets it written by the registry as
+//! soon as its lock is released ([`StateGuard`], [`super::writer`]), a Socket.IO
+//! socket gets it queued for its loop. A socket with too many events waiting is a
+//! slow consumer and is told to close rather than let memory grow.
 //!
 //! Lock order: `subs` (async, held across a subscription) before `state` (sync,
 //! never held across an `.await`); nothing takes `subs` while holding `state`.
@@ -45,7 +47,7 @@ pub const OUTBOUND_BUFFER: usize = 1024;
 /// A rendered frame, with when its message was created, for a `message.created`
 /// (the delivery latency is measured when the frame is written). Built once per
 /// event and queued behind an `Arc` for every socket that gets it: a queue slot is
-/// one pointer, so a socket's queue costs 256 bytes until it is used, not 1.5 KiB.
+/// one pointer, and the bytes each kind of socket writes are made once.
 #[derive(Debug)]
 pub struct Outbound {
     pub frame: Utf8Bytes,
