@@ -70,6 +70,17 @@ pub trait ChatRepository: Send + Sync {
     /// The chats the user belongs to, oldest first.
     async fn chats_for_user(&self, user: UserId) -> PortResult<Vec<Chat>>;
 
+    /// The ids of [`chats_for_user`](Self::chats_for_user), in its order: what a
+    /// connecting socket needs, without reading the chats themselves.
+    async fn chat_ids_for_user(&self, user: UserId) -> PortResult<Vec<ChatId>> {
+        Ok(self
+            .chats_for_user(user)
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect())
+    }
+
     /// One page of the user's chats, ordered by id: at most `limit` of them with
     /// an id greater than `after` (from the first when `None`). Walking the pages
     /// with `after` = the last id of the previous page visits each chat once.

@@ -224,12 +224,6 @@ impl ChatService {
 
     /// The ids of the chats `user` belongs to (socket subscriptions, presence audience).
     pub async fn chat_ids(&self, user: UserId) -> AppResult<Vec<ChatId>> {
-        Ok(self
-            .chats
-            .chats_for_user(user)
-            .await?
-            .into_iter()
-            .map(|c| c.id)
-            .collect())
+        Ok(self.chats.chat_ids_for_user(user).await?)
     }
 }

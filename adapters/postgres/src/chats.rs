@@ -222,6 +222,20 @@ impl ChatRepository for PgChatRepository {
         convert_all(rows)
     }
 
+    /// Ids only (no chat row is decoded): one row per membership.
+    async fn chat_ids_for_user(&self, user: UserId) -> PortResult<Vec<ChatId>> {
+        let mut conn = self.pool.get().await.map_err(pool_error)?;
+        let ids: Vec<Uuid> = chats::table
+            .inner_join(chat_members::table)
+            .filter(chat_members::user_id.eq(user.as_uuid()))
+            .order((chats::created_at.asc(), chats::id.asc()))
+            .select(chats::id)
+            .load(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(ids.into_iter().map(ChatId::from).collect())
+    }
+
     #[tracing::instrument(skip(self, users), fields(users = users.len()))]
     async fn memberships_since(
         &self,

@@ -220,7 +220,7 @@ async fn lists_a_users_chats_oldest_first(repos: &Repositories) {
             .chats_for_user(outsider)
             .await
             .expect("chats_for_user"),
-        vec![elsewhere],
+        vec![elsewhere.clone()],
         "chats_for_user leaves out chats the user is not in"
     );
     assert_eq!(
@@ -231,6 +231,24 @@ async fn lists_a_users_chats_oldest_first(repos: &Repositories) {
             .expect("chats_for_user"),
         vec![],
         "chats_for_user of a user in no chat is empty"
+    );
+    assert_eq!(
+        repos
+            .chats
+            .chat_ids_for_user(me)
+            .await
+            .expect("chat_ids_for_user"),
+        vec![first.id, second.id, third.id],
+        "chat_ids_for_user lists the ids of the user's chats, oldest first"
+    );
+    assert_eq!(
+        repos
+            .chats
+            .chat_ids_for_user(outsider)
+            .await
+            .expect("chat_ids_for_user"),
+        vec![elsewhere.id],
+        "chat_ids_for_user leaves out chats the user is not in"
     );
 }
 
