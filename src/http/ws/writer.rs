@@ -31,6 +31,9 @@ use crate::metrics;
 
 /// Queued chunks gathered into one write at most.
 const GATHER: usize = 64;
+/// A drained queue that grew past this many slots (a burst the socket fell behind
+/// on) gives its memory back: an idle socket holds no burst-sized buffer.
+const KEEP_SLOTS: usize = 16;
 
 /// A server text frame (unmasked), header and payload in one buffer.
 pub(crate) fn text_frame(text: &Utf8Bytes) -> Bytes {
@@ -239,6 +242,9 @@ impl State {
             }
         }
         self.stalled = false;
+        if self.queue.capacity() > KEEP_SLOTS {
+            self.queue = VecDeque::new();
+        }
         match self.io.as_mut().poll_flush(cx) {
             Poll::Ready(Err(e)) => {
                 self.broken = true;
@@ -369,6 +375,8 @@ mod tests {
         /// Every write fails (the peer reset the connection).
         broken: bool,
         room: Option<usize>,
+        /// At most this many bytes per write (a socket taking frames in pieces).
+        per_write: Option<usize>,
         waker: Option<Waker>,
     }
 
@@ -433,6 +441,7 @@ mod tests {
                 }
                 None => buf.len(),
             };
+            let n = inner.per_write.map_or(n, |most| n.min(most));
             inner.writes.push(buf[..n].to_vec());
             Poll::Ready(Ok(n))
         }
@@ -519,6 +528,57 @@ mod tests {
             recorded.lock().unwrap().bytes(),
             frames(&["one", "two", "three"])
         );
+    }
+
+    #[test]
+    fn a_drained_backlog_gives_its_memory_back() {
+        let (sock, recorded) = Recording::limited(0);
+        let writer = Writer::new(sock);
+        for _ in 0..OUTBOUND_BUFFER {
+            writer.offer(&event("x"));
+        }
+        assert!(writer.state().queue.capacity() >= OUTBOUND_BUFFER);
+        recorded.lock().unwrap().room = None;
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(writer.poll_drain(&mut cx).is_ready());
+        assert!(writer.state().queue.capacity() <= KEEP_SLOTS);
+    }
+
+    /// Deliverers on several threads queue events in one order (under a lock, as the
+    /// registry does) and write outside it, racing each other, against a socket that
+    /// takes 7 bytes per write: the stream is every frame, whole, in that order.
+    #[test]
+    fn racing_deliverers_keep_the_stream_whole_and_in_order() {
+        const EACH: usize = 500;
+        let sock = Recording::default();
+        sock.inner.lock().unwrap().per_write = Some(7);
+        let recorded = sock.inner.clone();
+        let writer = Writer::new(sock);
+        let order = Arc::new(Mutex::new(0usize));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (writer, order) = (writer.clone(), order.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..EACH {
+                        {
+                            let mut next = order.lock().unwrap();
+                            assert_eq!(
+                                writer.offer(&event(&format!("frame {next}"))),
+                                Offered::Queued
+                            );
+                            *next += 1;
+                        }
+                        writer.flush();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let texts: Vec<String> = (0..4 * EACH).map(|i| format!("frame {i}")).collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        assert_eq!(recorded.lock().unwrap().bytes(), frames(&texts));
     }
 
     #[test]
