@@ -122,7 +122,10 @@ pub struct SocketId(String);
 
 impl SocketId {
     pub fn new(instance: &InstanceId, conn: Uuid) -> Self {
-        Self(format!("{}:{}", instance, conn.simple()))
+        // Kept for the socket's life: no slack beyond its length.
+        let mut id = format!("{}:{}", instance, conn.simple());
+        id.shrink_to_fit();
+        Self(id)
     }
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         match s.split_once(':') {

@@ -84,6 +84,7 @@ mod pipeline;
 pub mod presence;
 mod pubsub;
 mod pubsub_cluster;
+mod queue;
 pub mod rate_limit;
 mod scan;
 mod sentinel;

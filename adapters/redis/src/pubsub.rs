@@ -1,10 +1,15 @@
 //! The process's single pub/sub connection and the local fan-out behind it.
 //!
-//! Every local subscription to a channel shares one `broadcast` sender; the Redis
-//! SUBSCRIBE is reference-counted: sent for the first local subscriber, undone when
-//! the last one drops its stream. The link pumps messages from the connection into
-//! the broadcast senders and pings to notice a half-dead link; the `supervisor`
-//! task (re)connects it.
+//! Every local subscription to a channel has its own bounded queue, fed by the link;
+//! the Redis SUBSCRIBE is reference-counted: sent for the first local subscriber,
+//! undone when the last one drops its stream. The link pumps messages from the
+//! connection into the subscribers' queues and pings to notice a half-dead link; the
+//! `supervisor` task (re)connects it.
+//!
+//! A queue holds only what its subscriber has not taken yet (it allocates per
+//! waiting event, nothing up front): an instance subscribes a channel per chat and
+//! per user with a local socket, and a `broadcast` channel's slots, allocated up
+//! front, cost 32 KB per chat and 0.6 KB per user whether anything waits or not.
 //!
 //! In Redis Cluster mode the connection is a RESP3 cluster connection: shard
 //! channels (a chat's, a user's) are SSUBSCRIBEd on the master of their slot, the
@@ -23,16 +28,15 @@ use redis::cluster_async::ClusterConnection;
 use redis::RedisResult;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use webchat_domain::Event;
 use webchat_ports::EventStream;
 
+use crate::queue;
 use crate::supervisor::stopped;
 
-/// Events a subscriber may fall behind by before it starts missing some. A
-/// broadcast channel allocates its slots up front, so events travel as `Arc`s and
-/// callers pick a small capacity for channels that carry rare events.
+/// Events a subscriber may fall behind by before it starts missing some (the oldest
+/// are dropped, and the drop is logged). Nothing is allocated for the capacity.
 pub(crate) const FANOUT_CAPACITY: usize = 1024;
 /// How long a SUBSCRIBE/UNSUBSCRIBE/PING on the link may take.
 pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -52,10 +56,15 @@ struct Envelope {
 }
 
 struct Channel {
-    tx: broadcast::Sender<Arc<Event>>,
-    subscribers: usize,
+    subscribers: Vec<Subscriber>,
     /// A shard channel (SSUBSCRIBE in Cluster mode).
     sharded: bool,
+}
+
+/// One local subscriber's queue ([`queue`]: bounded, the oldest dropped when full).
+struct Subscriber {
+    id: u64,
+    tx: queue::Sender<Arc<Event>>,
 }
 
 /// Where SUBSCRIBE and UNSUBSCRIBE go: a single server's pub/sub connection, or a
@@ -128,6 +137,8 @@ pub(crate) struct PubSubLink {
     origin: String,
     /// Local subscribers per channel (the registry of channels).
     channels: Mutex<HashMap<String, Channel>>,
+    /// Names each local subscriber (its queue is found by it when it drops).
+    subscriber_ids: AtomicU64,
     /// Serialises every SUBSCRIBE/UNSUBSCRIBE with the registry change it belongs
     /// to, so a reconnect's resubscription and a new subscriber never miss each other.
     attached: tokio::sync::Mutex<Option<Attached>>,
@@ -154,6 +165,7 @@ impl PubSubLink {
         Self {
             origin,
             channels: Mutex::new(HashMap::new()),
+            subscriber_ids: AtomicU64::new(0),
             attached: tokio::sync::Mutex::new(None),
             alive: AtomicBool::new(false),
             generations: AtomicU64::new(0),
@@ -262,8 +274,10 @@ impl PubSubLink {
     /// Hands `event` to this process's subscribers of `channel`.
     pub(crate) fn deliver_local(&self, channel: &str, event: &Event) {
         if let Some(entry) = self.registry().get(channel) {
-            // An error only means every receiver is gone (the entry is going too).
-            let _ = entry.tx.send(Arc::new(event.clone()));
+            let event = Arc::new(event.clone());
+            for subscriber in &entry.subscribers {
+                subscriber.tx.send(Arc::clone(&event));
+            }
         }
     }
 
@@ -282,19 +296,22 @@ impl PubSubLink {
             let _ = tokio::time::timeout(COMMAND_TIMEOUT, settled.wait_for(|done| *done)).await;
         }
         let mut attached = self.attached.lock().await;
-        let (rx, first) = {
-            let mut registry = self.registry();
-            let entry = registry.entry(channel.clone()).or_insert_with(|| Channel {
-                tx: broadcast::channel(capacity.max(1)).0,
-                subscribers: 0,
-                sharded,
-            });
-            entry.subscribers += 1;
-            (entry.tx.subscribe(), entry.subscribers == 1)
-        };
+        let id = self.subscriber_ids.fetch_add(1, Ordering::Relaxed);
+        // The stream owns the guard: dropping it releases the subscription.
         let guard = Subscription {
             link: Arc::clone(self),
             channel: channel.clone(),
+            id,
+        };
+        let (tx, rx) = queue::channel(capacity, guard);
+        let first = {
+            let mut registry = self.registry();
+            let entry = registry.entry(channel.clone()).or_insert_with(|| Channel {
+                subscribers: Vec::new(),
+                sharded,
+            });
+            entry.subscribers.push(Subscriber { id, tx });
+            entry.subscribers.len() == 1
         };
         if first {
             if let Some(current) = attached.as_mut() {
@@ -326,18 +343,7 @@ impl PubSubLink {
             }
         }
         drop(attached);
-        BroadcastStream::new(rx)
-            .filter_map(move |item| {
-                let subscription = &guard;
-                futures::future::ready(match item {
-                    Ok(event) => Some(event),
-                    Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                        tracing::warn!(channel = %subscription.channel, missed, "event subscriber lagged; events dropped");
-                        None
-                    }
-                })
-            })
-            .boxed()
+        rx.boxed()
     }
 
     /// A notice per attached connection (see `EventBus::reconnects`).
@@ -453,6 +459,13 @@ impl PubSubLink {
 struct Subscription {
     link: Arc<PubSubLink>,
     channel: String,
+    id: u64,
+}
+
+impl std::fmt::Display for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.channel)
+    }
 }
 
 impl Drop for Subscription {
@@ -460,8 +473,8 @@ impl Drop for Subscription {
         let last = {
             let mut registry = self.link.registry();
             let unused = registry.get_mut(&self.channel).and_then(|entry| {
-                entry.subscribers -= 1;
-                (entry.subscribers == 0).then_some(entry.sharded)
+                entry.subscribers.retain(|s| s.id != self.id);
+                entry.subscribers.is_empty().then_some(entry.sharded)
             });
             if unused.is_some() {
                 registry.remove(&self.channel);
