@@ -127,6 +127,9 @@ impl SocketRegistry {
         let fresh: Vec<ChatId> = {
             let mut state = self.state();
             let mut fresh = Vec::new();
+            if let Some(c) = state.conns.get_mut(&conn) {
+                c.chats.reserve(chats.len());
+            }
             for chat in chats {
                 let room = state.rooms.entry(*chat).or_insert_with(Room::new);
                 room.conns.insert(conn);
