@@ -32,8 +32,9 @@ use crate::metrics;
 /// Queued chunks gathered into one write at most.
 const GATHER: usize = 64;
 /// A drained queue that grew past this many slots (a burst the socket fell behind
-/// on) gives its memory back: an idle socket holds no burst-sized buffer.
-const KEEP_SLOTS: usize = 16;
+/// on, or events that came before its loop started) gives its memory back: an idle
+/// socket holds 64 bytes of queue at most.
+const KEEP_SLOTS: usize = 4;
 
 /// A server text frame (unmasked), header and payload in one buffer.
 pub(crate) fn text_frame(text: &Utf8Bytes) -> Bytes {
@@ -76,7 +77,8 @@ struct State {
 
 enum Chunk {
     Event(Queued),
-    Bytes(Bytes),
+    /// The loop's own frames (rare): boxed, so a slot is 16 bytes, not 40.
+    Bytes(Box<Bytes>),
 }
 
 impl Chunk {
@@ -196,7 +198,7 @@ impl Writer {
         }
         state
             .queue
-            .push_back(Chunk::Bytes(Bytes::copy_from_slice(buf)));
+            .push_back(Chunk::Bytes(Box::new(Bytes::copy_from_slice(buf))));
         match state.write_queued(cx) {
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.len())),
