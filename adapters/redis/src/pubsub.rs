@@ -6,8 +6,8 @@
 //! connection into the subscribers' queues and pings to notice a half-dead link; the
 //! `supervisor` task (re)connects it.
 //!
-//! A queue holds only what its subscriber has not taken yet (it allocates per
-//! waiting event, nothing up front): an instance subscribes a channel per chat and
+//! A queue grows only as events wait (nothing up front; drained, it keeps at most 16
+//! pointer slots): an instance subscribes a channel per chat and
 //! per user with a local socket, and a `broadcast` channel's slots, allocated up
 //! front, cost 32 KB per chat and 0.6 KB per user whether anything waits or not.
 //!

@@ -1,8 +1,9 @@
 //! One local subscriber's queue of events: bounded, dropping the oldest when full
-//! (as a `broadcast` receiver that lagged would), and allocating only for events
-//! that wait. An instance keeps one per chat and per user with a local socket, so an
-//! idle queue must cost next to nothing: this one is a few dozen bytes, where a
-//! `broadcast` channel allocates every slot of its capacity up front.
+//! (as a `broadcast` receiver that lagged would), and growing only as events wait.
+//! An instance keeps one per chat and per user with a local socket, so an idle queue
+//! must cost next to nothing: this one is a few dozen bytes and, once drained, at
+//! most [`KEEP_SLOTS`] slots of one pointer each, where a `broadcast` channel
+//! allocates every slot of its capacity up front.
 
 use std::collections::VecDeque;
 use std::fmt;
